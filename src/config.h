@@ -1,0 +1,94 @@
+/*
+ * config.h - the configuration, read from Apache httpd syntax.
+ *
+ * config_load reads a file (and what it Includes) into one immutable
+ * snapshot; everything in it is owned by the snapshot and freed by
+ * config_free. Directives are declared in one table in config.c.
+ */
+#ifndef BALANCER_CONFIG_H
+#define BALANCER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "balancer.h"
+#include "http1.h"
+#include "log.h"
+
+struct listener_config {
+    char *text;                     /* as written: "127.0.0.1:8080" */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+};
+
+/* One ProxyPass: requests whose path starts with path go to balancer. */
+struct proxy_pass {
+    char *path;                     /* the prefix, e.g. "/" or "/app/" */
+    bool exclude;                   /* ProxyPass PATH ! */
+    struct balancer *balancer;      /* NULL when exclude */
+    char *url;                      /* the URL as written */
+    char *url_path;                 /* path after balancer://name, e.g. "/" */
+};
+
+/* One ProxyPassReverse: a back-end URL prefix and the front-end path. */
+struct proxy_pass_reverse {
+    char *path;                     /* front-end path, e.g. "/" */
+    char *url;                      /* back-end URL or balancer://name/... */
+    struct balancer *balancer;      /* when url is balancer://: every
+                                       member's URL is matched */
+};
+
+enum add_headers { ADD_HEADERS_ON, ADD_HEADERS_OFF };
+
+struct config {
+    char *file;                     /* the main file as given */
+    char *server_name;              /* ServerName, or the host name */
+
+    struct listener_config *listeners;
+    size_t nlisteners;
+
+    struct proxy_pass *passes;      /* in configuration order: the first
+                                       match wins, as in Apache */
+    size_t npasses;
+    struct proxy_pass_reverse *reverses;
+    size_t nreverses;
+
+    struct balancer **balancers;    /* named and anonymous */
+    size_t nbalancers;
+
+    bool preserve_host;             /* ProxyPreserveHost */
+    bool add_headers;               /* ProxyAddHeaders, default On */
+    int proxy_timeout_ms;           /* ProxyTimeout, default 60 s
+                                       (Apache: the Timeout directive) */
+    int threads;                    /* ThreadsPerChild-like: ours,
+                                       Workers N; 0 = number of cores */
+
+    int log_level;                  /* LogLevel */
+    char *error_log;                /* ErrorLog path, NULL: stderr */
+    struct log_format **formats;    /* LogFormat nicknames */
+    size_t nformats;
+    struct access_log *access_logs; /* CustomLog */
+    size_t naccess_logs;
+
+    struct http1_limits limits;
+};
+
+/*
+ * Read path into a new snapshot. On error returns NULL and writes
+ * "FILE:LINE: cause" to errbuf (size errsize). Host names in member URLs
+ * and Listen are resolved here.
+ */
+struct config *config_load(const char *path, char *errbuf, size_t errsize);
+
+/* Same, from a string (for tests); name is used in error messages. */
+struct config *config_load_string(const char *name, const char *text,
+                                  char *errbuf, size_t errsize);
+
+void config_free(struct config *c);
+
+/* The balancer named "balancer://name", or NULL. */
+struct balancer *config_find_balancer(const struct config *c,
+                                      const char *name);
+
+#endif
