@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# demo.sh - the guide's set-up on one machine: two PHP back ends (php -S)
+# running examples/app, each with its own session directory and one shared
+# upload directory, and build/balancer in front of them on the guide's
+# configuration (examples/guide.conf). Run by `make demo`; Ctrl-C stops all.
+#
+# Environment:
+#   DEMO_MODE=guide   (default) the back ends set BALANCEID=balancer.serverN
+#                     on every response, as the guide's RewriteRule does
+#   DEMO_MODE=insert  the back ends are left unchanged and balancer sets the
+#                     cookie itself (stickysessioninsert=On)
+#   FRONT_PORT=8080 BACKEND1_PORT=8081 BACKEND2_PORT=8082
+#   DEMO_LOGLEVEL=info|debug (default info)
+#   RUN_DIR=build/demo   where sessions, uploads, logs and the config go
+#   BALANCER_BIN=build/balancer
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+MODE=${DEMO_MODE:-guide}
+FRONT_PORT=${FRONT_PORT:-8080}
+PORT1=${BACKEND1_PORT:-8081}
+PORT2=${BACKEND2_PORT:-8082}
+LEVEL=${DEMO_LOGLEVEL:-info}
+RUN=${RUN_DIR:-build/demo}
+BIN=${BALANCER_BIN:-build/balancer}
+
+die() { echo "demo: $*" >&2; exit 1; }
+
+case "$MODE" in
+    guide|insert) ;;
+    *) die "DEMO_MODE must be guide or insert, not '$MODE'" ;;
+esac
+case "$LEVEL" in
+    info|debug) ;;
+    *) die "DEMO_LOGLEVEL must be info or debug, not '$LEVEL'" ;;
+esac
+[ -x "$BIN" ] || die "$BIN is not built: run make (or make demo)"
+command -v php >/dev/null || die "php not found: apt-get install php-cli"
+
+# Say who holds a port, when we can tell.
+port_owner() {
+    if command -v ss >/dev/null; then
+        ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p'
+    fi
+}
+
+taken=""
+for p in "$FRONT_PORT" "$PORT1" "$PORT2"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        owner=$(port_owner "$p")
+        echo "demo: port 127.0.0.1:$p is taken${owner:+ by $owner}" >&2
+        taken=1
+    fi
+done
+[ -z "$taken" ] || die "free the port(s) above, or choose others with" \
+    "FRONT_PORT, BACKEND1_PORT, BACKEND2_PORT"
+
+mkdir -p "$RUN"
+RUN=$(cd "$RUN" && pwd)
+mkdir -p "$RUN/sessions-server1" "$RUN/sessions-server2" "$RUN/shared"
+
+pids=()
+cleanup() {
+    trap - EXIT INT TERM
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    echo "demo: stopped (logs and uploads stay in $RUN)"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start_backend NAME PORT: php -S with its own session directory.
+start_backend() {
+    local name=$1 port=$2 route=""
+    [ "$MODE" = guide ] && route=$name
+    BACKEND_NAME=$name SHARED_DIR="$RUN/shared" SET_BALANCEID_ROUTE=$route \
+        php -S "127.0.0.1:$port" -t "$ROOT/examples/app" \
+        -d "session.save_path=$RUN/sessions-$name" \
+        -d variables_order=EGPCS \
+        >"$RUN/php-$name.log" 2>&1 &
+    pids+=($!)
+}
+
+wait_port() {
+    local i
+    for i in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "nothing listens on 127.0.0.1:$1 after 10 s (see $RUN/php-*.log)"
+}
+
+start_backend server1 "$PORT1"
+start_backend server2 "$PORT2"
+wait_port "$PORT1"
+wait_port "$PORT2"
+
+# The run copy of the guide's configuration.
+CONF=$RUN/balancer.conf
+sticky_extra=""
+[ "$MODE" = insert ] && sticky_extra=" stickysessioninsert=On"
+sed -e "s|^Listen 127.0.0.1:8080\$|Listen 127.0.0.1:$FRONT_PORT|" \
+    -e "s|http://127.0.0.1:8081 |http://127.0.0.1:$PORT1 |" \
+    -e "s|http://127.0.0.1:8082 |http://127.0.0.1:$PORT2 |" \
+    -e "s|^LogLevel .*|LogLevel $LEVEL|" \
+    -e "s|build/demo/|$RUN/|" \
+    -e "s|stickysession=BALANCEID\$|stickysession=BALANCEID$sticky_extra|" \
+    examples/guide.conf >"$CONF"
+"$BIN" -t -f "$CONF" >/dev/null || die "$CONF does not check"
+: >>"$RUN/access.log"
+
+URL=http://127.0.0.1:$FRONT_PORT
+JAR=$RUN/cookies.txt
+if [ "$MODE" = guide ]; then
+    how="the back ends set BALANCEID=balancer.serverN on every response,
+  as the guide's RewriteRule does (DEMO_MODE=insert: balancer sets it)"
+else
+    how="balancer sets the BALANCEID cookie itself (stickysessioninsert=On);
+  the back ends are unchanged (DEMO_MODE=guide: the guide's way)"
+fi
+cat <<INFO
+
+balancer demo, mode: $MODE
+  $how
+
+  Open        $URL/
+  Log in      any user name, password: demo
+              The page shows the back end serving it, a visit counter kept
+              in the PHP session and the session id. Reload: the counter
+              goes up and the back end stays the same. Uploads go to the
+              directory both back ends share: $RUN/shared
+
+  Back ends   server1 http://127.0.0.1:$PORT1  sessions in $RUN/sessions-server1
+              server2 http://127.0.0.1:$PORT2  sessions in $RUN/sessions-server2
+
+  Watch       tail -f $RUN/access.log
+              member= the back end chosen   route= the route the request
+              asked for (from its BALANCEID cookie, "-" when none)
+              decision= sticky (route followed), lbmethod (no route:
+              byrequests chose), failover (route's back end unusable)
+              Error log: $RUN/error.log (DEMO_LOGLEVEL=debug: one line
+              per balancing decision)
+
+  With curl   rm -f $JAR
+              curl -s -c $JAR -b $JAR -d user=alice -d password=demo $URL/api.php
+              for i in 1 2 3 4 5; do curl -s -c $JAR -b $JAR $URL/api.php; done
+              (the same "backend" every time and "counter" 1..5; without
+              -b $JAR requests alternate between server1 and server2)
+
+  Stop        Ctrl-C stops balancer and both PHP servers.
+
+INFO
+
+"$BIN" -f "$CONF"
