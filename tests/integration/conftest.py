@@ -161,3 +161,57 @@ def php_backends(tmp_path):
     yield start
     for b in started:
         b.stop()
+
+
+# --- PHP demo application with per-back-end options (test_sticky_php) ---
+
+class PhpAppBackend(PhpBackend):
+    """php -S running examples/app, with extra environment.
+
+    set_route=True gives it SET_BALANCEID_ROUTE=<name>: the app then sends
+    BALANCEID=balancer.<name> on every response, as the guide's
+    RewriteRule .* - [CO=BALANCEID:balancer.serverX:...] does.
+    """
+
+    def __init__(self, tmpdir, name, shared_dir, set_route=False, port=None):
+        self.port = port or free_port()
+        self.name = name
+        self.sessions = os.path.join(tmpdir, "sessions-" + name)
+        os.makedirs(self.sessions, exist_ok=True)
+        env = dict(os.environ)
+        env["BACKEND_NAME"] = name
+        env["SHARED_DIR"] = shared_dir
+        env.pop("SET_BALANCEID_ROUTE", None)
+        if set_route:
+            env["SET_BALANCEID_ROUTE"] = name
+        self.log = open(os.path.join(tmpdir, "php-%s.log" % name), "w")
+        self.proc = subprocess.Popen(
+            ["php", "-S", "127.0.0.1:%d" % self.port,
+             "-t", os.path.join(ROOT, "examples", "app"),
+             "-d", "session.save_path=" + self.sessions,
+             "-d", "variables_order=EGPCS"],
+            stdout=self.log, stderr=self.log, env=env)
+        wait_port(self.port, proc=self.proc)
+        self.url = "http://127.0.0.1:%d" % self.port
+
+
+@pytest.fixture
+def php_app(tmp_path):
+    """php_app(n=2, set_route=False) starts n back ends server1..n running
+    examples/app, sharing one upload directory; stopped after the test."""
+    started = []
+    shared = os.path.join(str(tmp_path), "shared-app")
+    os.makedirs(shared, exist_ok=True)
+
+    def start(n=2, set_route=False):
+        out = []
+        for i in range(1, n + 1):
+            d = tempfile.mkdtemp(dir=str(tmp_path))
+            b = PhpAppBackend(d, "server%d" % i, shared, set_route)
+            started.append(b)
+            out.append(b)
+        return out
+
+    yield start
+    for b in started:
+        b.stop()
