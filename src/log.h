@@ -52,10 +52,23 @@ void log_write(int level, const char *module, const char *fmt, ...)
             log_write((level), (module), __VA_ARGS__);                  \
     } while (0)
 
+/*
+ * mod_log_config's predefined formats, for the "common" and "combined"
+ * nicknames, and ours: combined plus why the request went where it went.
+ */
+#define LOG_FORMAT_COMMON "%h %l %u %t \"%r\" %>s %b"
+#define LOG_FORMAT_COMBINED                                             \
+    "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\""
+#define LOG_FORMAT_BALANCER                                             \
+    LOG_FORMAT_COMBINED " balancer=%{balancer}x member=%{member}x"      \
+    " route=%{route}x sticky=%{sticky}x decision=%{decision}x"          \
+    " attempts=%{attempts}x failover=%{failover}x us=%D"
+
 /* Everything an access log line can show about one request. */
 struct access_record {
     const char *client_ip;          /* "127.0.0.1" */
     uint16_t client_port;
+    const char *local_ip;           /* %A, may be NULL */
     uint16_t local_port;
     const char *server_name;
     int64_t start_us;               /* wall clock, us since the epoch */
@@ -74,6 +87,8 @@ struct access_record {
     /* balancing, NULL / 0 when the request was not proxied */
     const struct balancer *balancer;
     const struct member *member;
+    const char *sticky_name;        /* cookie or URL parameter name the
+                                       sticky value came from, or NULL */
     const char *sticky_value;       /* the sticky value seen, or NULL */
     size_t sticky_value_len;
     const char *route_requested;    /* the route it carried, or NULL */
@@ -121,9 +136,17 @@ int access_log_open(struct access_log *log, char *err, size_t errsize);
 void access_log_write(struct access_log *log,
                       const struct access_record *r);
 
+/* Close log's file (fd back to -1); its format is left to the owner.
+ * Every thread that wrote to log must have called log_flush first. */
+void access_log_close(struct access_log *log);
+
 /* Write the calling thread's buffered access log lines. The event loop
  * calls it once per turn; cheap when there is nothing. */
 void log_flush(void);
+
+/* Flush and free the calling thread's access log buffers. Worker threads
+ * get this at pthread exit anyway; the main thread calls it before exit. */
+void log_thread_exit(void);
 
 /* "sticky", "redirect", "lbmethod", "failover", "standby", "retry". */
 const char *pick_reason_name(enum pick_reason reason);
