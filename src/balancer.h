@@ -61,7 +61,8 @@ struct member {
     /* runtime, shared by all threads */
     _Atomic unsigned status;    /* MEMBER_* flags */
     _Atomic int64_t error_time_ms;  /* monotonic ms when put in error */
-    _Atomic uint64_t elected;   /* requests sent to it */
+    _Atomic uint64_t elected;   /* times chosen: counted by lbmethod_pick
+                                   and sticky_route_member */
     _Atomic int64_t busy;       /* requests in flight */
     _Atomic uint64_t bytes_out; /* bytes sent to the back end */
     _Atomic uint64_t bytes_in;  /* bytes read from the back end */
@@ -122,7 +123,8 @@ int64_t balancer_now_ms(void);
  * initial_status, counters zero, the lock). Returns 0 or -1. */
 int balancer_init_runtime(struct balancer *b);
 
-/* Free b and its members. */
+/* Free b and its members. Every char * of b and of its members (route
+ * and redirect too, even when "") must have come from malloc. */
 void balancer_free(struct balancer *b);
 
 /*
@@ -147,5 +149,13 @@ void member_status_string(unsigned status, char *buf, size_t size);
  */
 int member_parse_status(const char *text, unsigned *flags,
                         const char **error);
+
+/*
+ * Apache's force_recovery: when b->forcerecovery is on and every member
+ * of b is in error (retry times considered), clear the error state of
+ * all of them so the request can try them again. Returns true when it
+ * did. lbmethod_pick and sticky_route_member call it.
+ */
+bool balancer_force_recovery(struct balancer *b, int64_t now_ms);
 
 #endif

@@ -31,11 +31,22 @@ int lbmethod_from_name(const char *name);
  * Choose a member of b for a new request, skipping those in exclude
  * (members already tried for this request; may be NULL, nexclude 0).
  * With forcerecovery, when every member is in error, the error state of all
- * is cleared first, as Apache does. Takes b->lock.
+ * is cleared first, as Apache does. Takes b->lock. Members marked
+ * draining (N) are never chosen here; a member in exclude counts as
+ * unusable (a hot spare may stand in for it). Counts the pick in
+ * m->elected.
  * Returns the member, with *reason PICK_LBMETHOD or PICK_STANDBY, or NULL
  * when no member is usable.
  */
 struct member *lbmethod_pick(struct balancer *b, struct member **exclude,
                              size_t nexclude, enum pick_reason *reason);
+
+/*
+ * Account a member chosen by its sticky route, as mod_proxy_balancer does
+ * so that sticky requests count in the byrequests shares: every usable
+ * member earns its lbfactor and chosen pays back the total. Takes
+ * b->lock. sticky_route_member calls it.
+ */
+void lbmethod_note_sticky(struct balancer *b, struct member *chosen);
 
 #endif
