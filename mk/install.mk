@@ -21,7 +21,7 @@ INSTALL       ?= install
 
 # Packages the packaging tests need (the top Makefile's `deps` installs
 # $(DEPS); its recipe expands DEPS when it runs, after this file is read).
-DEPS += debhelper dpkg-dev fakeroot systemd groff-base man-db
+DEPS += debhelper dpkg-dev fakeroot systemd groff-base man-db logrotate
 
 .PHONY: install uninstall
 

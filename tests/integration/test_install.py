@@ -123,6 +123,14 @@ def test_uninstall_keeps_a_changed_configuration(tmp_path):
     assert not (tmp_path / "usr/local/sbin/balancer").exists()
 
 
+def test_logrotate_accepts_the_installed_file(staged, tmp_path):
+    p = check(["logrotate", "-d", "-s", str(tmp_path / "state"),
+               os.path.join(staged, "etc/logrotate.d/balancer")])
+    out = p.stdout + p.stderr
+    assert "error:" not in out, out
+    assert "rotating pattern: /var/log/balancer/*.log" in out, out
+
+
 # --- the man page ---------------------------------------------------------
 
 MAN = os.path.join(ROOT, "packaging", "balancer.8")
