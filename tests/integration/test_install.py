@@ -141,15 +141,29 @@ def test_man_page_has_no_groff_warnings():
     assert p.returncode == 0 and p.stderr == "", p.stderr
 
 
-def test_man_page_renders_with_man(tmp_path):
-    env = dict(os.environ, MANWIDTH="80", MAN_KEEP_FORMATTING="0",
-               MANPAGER="cat", PAGER="cat")
-    p = run(["man", "--warnings=w", "-l", MAN], env=env)
-    assert p.returncode == 0, p.stderr
-    assert p.stderr == "", p.stderr
+def render_man(path, width=80):
+    """man -l path as plain text, and its warnings (groff -w w)."""
+    env = dict(os.environ, MANWIDTH=str(width), MANPAGER="cat",
+               PAGER="cat")
+    p = run(["man", "--warnings=w", "-l", path], env=env)
+    return p.returncode, re.sub(r".\x08", "", p.stdout), p.stderr
+
+
+def test_man_page_renders_with_man():
+    rc, text, warnings = render_man(MAN)
+    assert rc == 0 and warnings == "", warnings
     for section in ("NAME", "SYNOPSIS", "OPTIONS", "DIRECTIVES", "FILES",
                     "SIGNALS", "EXIT STATUS", "SEE ALSO"):
-        assert re.search(r"^%s$" % section, p.stdout, re.M), section
+        assert re.search(r"^%s$" % section, text, re.M), section
+
+
+def test_man_warnings_would_be_seen(tmp_path):
+    """The two checks above can fail: a page with a bad request warns."""
+    bad = tmp_path / "bad.8"
+    bad.write_text(".TH BAD 8\n.SH NAME\nbad \\- bad\n.BOGUS x\n")
+    p = run(["groff", "-ww", "-man", "-z", str(bad)])
+    assert "BOGUS" in p.stderr
+    assert "BOGUS" in render_man(str(bad))[2]
 
 
 def documented_directives():
@@ -171,9 +185,9 @@ def documented_parameters():
 
 
 def man_text():
-    p = check(["man", "-l", MAN], env=dict(os.environ, MANWIDTH="200",
-                                           MANPAGER="cat", PAGER="cat"))
-    return p.stdout
+    rc, text, warnings = render_man(MAN, width=200)
+    assert rc == 0, warnings
+    return text
 
 
 def test_man_page_covers_every_documented_directive():
