@@ -27,7 +27,10 @@ struct sticky_value {
  * Find the sticky value of a request for balancer b. target is the
  * request-target, cookies the values of every Cookie header (n of them).
  * Pointers in *out point into target or cookies. Returns true when a value
- * was found (it may still carry no route).
+ * was found (it may still carry no route). The URL parameter is named by
+ * b->sticky_param, or when that is NULL by b->sticky_cookie, as Apache
+ * uses a single stickysession name for both. With sticky_sep '\0'
+ * (stickysessionsep=Off) the whole value is the route.
  */
 bool sticky_find(const struct balancer *b, const char *target,
                  size_t target_len, const char *const *cookies,
@@ -50,6 +53,9 @@ bool sticky_url_param(const char *target, size_t target_len,
  * still takes its own sticky requests. Sets *reason to PICK_STICKY or
  * PICK_REDIRECT. Returns NULL when no usable member has that route;
  * *named is set to the member the route named, if any (for logs).
+ * Disabled (D) members refuse sticky requests too, as in Apache 2.4.
+ * Forces recovery first (balancer_force_recovery), and counts a member it
+ * returns in elected and in the lbmethod (lbmethod_note_sticky).
  */
 struct member *sticky_route_member(struct balancer *b, const char *route,
                                    size_t route_len, int64_t now_ms,
