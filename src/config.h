@@ -28,7 +28,12 @@ struct proxy_pass {
     bool exclude;                   /* ProxyPass PATH ! */
     struct balancer *balancer;      /* NULL when exclude */
     char *url;                      /* the URL as written */
-    char *url_path;                 /* path after balancer://name, e.g. "/" */
+    char *url_path;                 /* path after balancer://name, e.g.
+                                       "/"; for a plain http:// URL the
+                                       member's path holds the URL's path
+                                       and this only its trailing "/" (or
+                                       ""), so member path + url_path +
+                                       rest is the back-end target */
 };
 
 /* One ProxyPassReverse: a back-end URL prefix and the front-end path. */
@@ -61,12 +66,15 @@ struct config {
     bool add_headers;               /* ProxyAddHeaders, default On */
     int proxy_timeout_ms;           /* ProxyTimeout, default 60 s
                                        (Apache: the Timeout directive) */
+    int timeout_ms;                 /* Timeout: client I/O, default 60 s */
     int threads;                    /* ThreadsPerChild-like: ours,
                                        Workers N; 0 = number of cores */
 
     int log_level;                  /* LogLevel */
     char *error_log;                /* ErrorLog path, NULL: stderr */
     struct log_format **formats;    /* LogFormat nicknames */
+    char **format_names;            /* formats[i]'s nickname, "common" .. */
+    char **format_texts;            /* formats[i] as written */
     size_t nformats;
     struct access_log *access_logs; /* CustomLog */
     size_t naccess_logs;
@@ -81,13 +89,28 @@ struct config {
  */
 struct config *config_load(const char *path, char *errbuf, size_t errsize);
 
-/* Same, from a string (for tests); name is used in error messages. */
+/* Same, from a string (for tests); name is used in error messages and
+ * relative Include paths are taken from its directory. */
 struct config *config_load_string(const char *name, const char *text,
                                   char *errbuf, size_t errsize);
 
+/* What config_load_string_options may switch off (for the fuzzer, which
+ * must not query DNS nor read the file system). Zero: the defaults. */
+struct config_options {
+    bool numeric_hosts_only;        /* host names fail to resolve */
+    bool no_includes;               /* Include is an error */
+};
+
+struct config *config_load_string_options(const char *name, const char *text,
+                                          const struct config_options *opt,
+                                          char *errbuf, size_t errsize);
+
+/* Free c and everything it owns (access logs still open are closed).
+ * NULL is fine. */
 void config_free(struct config *c);
 
-/* The balancer named "balancer://name", or NULL. */
+/* The balancer named "balancer://name" (case does not matter, a trailing
+ * "/" neither), or an anonymous one by its URL; NULL when none. */
 struct balancer *config_find_balancer(const struct config *c,
                                       const char *name);
 
