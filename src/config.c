@@ -610,7 +610,7 @@ static struct balancer *named_balancer(struct parser *p, const char *url,
 {
     struct config *c = p->cfg;
     struct balancer *b;
-    const char *rest;
+    const char *rest = "";
     char *name;
     size_t i;
 
@@ -1599,7 +1599,7 @@ static int do_proxy_pass_reverse(struct parser *p, int argc, char **argv)
 static struct balancer *balancer_arg(struct parser *p, const char *url)
 {
     struct balancer *b;
-    const char *rest;
+    const char *rest = "";
 
     if (!has_scheme(url, "balancer")) {
         fail(p, "%s: expected balancer://NAME, found '%s'", p->directive,
