@@ -130,7 +130,7 @@ static void skip_authority(const char **target, size_t *len)
     const char *scheme;
     const char *path;
 
-    if (*len == 0 || t[0] == '/')
+    if (t == NULL || *len == 0 || t[0] == '/')
         return;
     scheme = memmem(t, *len, "://", 3);
     if (scheme == NULL)
