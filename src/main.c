@@ -1,0 +1,287 @@
+/*
+ * main.c - command line, start-up, worker threads, signals.
+ *
+ *   balancer -f FILE        run in the foreground
+ *   balancer -t -f FILE     check FILE: "Syntax OK" and 0, or
+ *                           "FILE:LINE: cause" and 1
+ *   balancer -v             print the version
+ *
+ * Signals are taken by the main thread only (sigwait); workers have them
+ * blocked. SIGTERM and SIGINT stop gracefully: workers stop accepting,
+ * close idle connections and finish the requests in flight; after
+ * SHUTDOWN_GRACE_MS the process exits anyway.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "balancer.h"
+#include "config.h"
+#include "log.h"
+#include "proxy.h"
+
+#ifndef BALANCER_VERSION
+#define BALANCER_VERSION "unknown"
+#endif
+
+#define SHUTDOWN_GRACE_MS 10000
+
+struct options {
+    const char *file;
+    bool check_only;
+};
+
+struct worker_thread {
+    struct proxy_worker *worker;
+    pthread_t thread;
+    bool started;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: balancer [-t] -f FILE\n"
+                 "       balancer -v\n"
+                 "  -f FILE  configuration file (Apache httpd syntax)\n"
+                 "  -t       check the configuration and exit\n"
+                 "  -v       print the version and exit\n");
+}
+
+/* Returns -1 to continue, else the exit status. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    int opt;
+
+    while ((opt = getopt(argc, argv, "f:tvhD:")) != -1) {
+        switch (opt) {
+        case 'f':
+            o->file = optarg;
+            break;
+        case 't':
+            o->check_only = true;
+            break;
+        case 'v':
+            printf("balancer version %s\n", BALANCER_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'D':
+            fprintf(stderr, "balancer: -D %s: defines (<IfDefine>) are "
+                    "not supported\n", optarg);
+            return 1;
+        default:
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "balancer: unexpected argument: %s\n",
+                argv[optind]);
+        return 1;
+    }
+    if (o->file == NULL) {
+        fprintf(stderr, "balancer: no configuration file: use -f FILE\n");
+        usage(stderr);
+        return 1;
+    }
+    return -1;
+}
+
+/* Logs and runtime state the configuration asks for. */
+static int prepare(struct config *c)
+{
+    char err[512];
+    size_t i;
+
+    log_current_level = c->log_level;
+    if (log_open_error(c->error_log, err, sizeof(err)) < 0) {
+        fprintf(stderr, "balancer: ErrorLog: %s\n", err);
+        return -1;
+    }
+    for (i = 0; i < c->naccess_logs; i++) {
+        if (access_log_open(&c->access_logs[i], err, sizeof(err)) < 0) {
+            fprintf(stderr, "balancer: CustomLog: %s\n", err);
+            return -1;
+        }
+    }
+    for (i = 0; i < c->nbalancers; i++) {
+        if (balancer_init_runtime(c->balancers[i]) < 0) {
+            fprintf(stderr, "balancer: %s: cannot initialise\n",
+                    c->balancers[i]->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int thread_count(const struct config *c)
+{
+    long n = c->threads;
+
+    if (n <= 0)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0)
+        n = 1;
+    return n > 1024 ? 1024 : (int)n;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker_thread *t = arg;
+
+    if (proxy_worker_run(t->worker) < 0)
+        log_msg(LOG_LEVEL_CRIT, "core", "worker event loop failed: %s",
+                strerror(errno));
+    return NULL;
+}
+
+static void log_start(const struct config *c, int nthreads)
+{
+    char listeners[512];
+    size_t i, len = 0;
+
+    listeners[0] = '\0';
+    for (i = 0; i < c->nlisteners && len < sizeof(listeners); i++) {
+        int n = snprintf(listeners + len, sizeof(listeners) - len, "%s%s",
+                         i ? ", " : "", c->listeners[i].text);
+
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+    log_msg(LOG_LEVEL_NOTICE, "core", "balancer version %s: listening on "
+            "%s with %d worker thread%s; configuration %s",
+            BALANCER_VERSION, listeners, nthreads, nthreads == 1 ? "" : "s",
+            c->file);
+}
+
+/* Wait for SIGTERM or SIGINT; SIGHUP is only noted. */
+static int wait_for_stop(const sigset_t *set)
+{
+    for (;;) {
+        int sig;
+
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_msg(LOG_LEVEL_NOTICE, "core", "SIGHUP received: "
+                    "reloading is not supported yet; ignored");
+            continue;
+        }
+        return sig;
+    }
+}
+
+/* Ask every worker to stop and wait for them, at most the grace time.
+ * Returns the number of threads that did not finish. */
+static int stop_workers(struct worker_thread *t, int n)
+{
+    struct timespec deadline;
+    int i, left = 0;
+
+    for (i = 0; i < n; i++)
+        proxy_worker_shutdown(t[i].worker);
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += SHUTDOWN_GRACE_MS / 1000;
+    for (i = 0; i < n; i++) {
+        if (pthread_timedjoin_np(t[i].thread, NULL, &deadline) == 0)
+            t[i].started = false;
+        else
+            left++;
+    }
+    return left;
+}
+
+static int run(struct config *c)
+{
+    int n = thread_count(c), i, sig, created = 0, left;
+    struct worker_thread *threads = calloc((size_t)n, sizeof(*threads));
+    sigset_t set;
+    char err[512];
+
+    if (threads == NULL)
+        return 1;
+    for (i = 0; i < n; i++) {
+        threads[i].worker = proxy_worker_create(c, i, err, sizeof(err));
+        if (threads[i].worker == NULL) {
+            fprintf(stderr, "balancer: %s\n", err);
+            log_msg(LOG_LEVEL_EMERG, "core", "%s; not starting", err);
+            goto free_workers;
+        }
+        created++;
+    }
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    for (i = 0; i < n; i++) {
+        if (pthread_create(&threads[i].thread, NULL, worker_main,
+                           &threads[i]) != 0) {
+            log_msg(LOG_LEVEL_EMERG, "core", "cannot start worker thread");
+            n = i;
+            goto stop;
+        }
+        threads[i].started = true;
+    }
+    log_start(c, n);
+
+    sig = wait_for_stop(&set);
+    log_msg(LOG_LEVEL_NOTICE, "core", "caught %s, shutting down "
+            "gracefully", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+stop:
+    left = stop_workers(threads, n);
+    if (left > 0) {
+        log_msg(LOG_LEVEL_WARN, "core", "%d worker thread%s still busy "
+                "after %d s; exiting anyway", left, left == 1 ? "" : "s",
+                SHUTDOWN_GRACE_MS / 1000);
+        log_flush();
+        _exit(0);
+    }
+    log_msg(LOG_LEVEL_NOTICE, "core", "stopped");
+
+free_workers:
+    for (i = 0; i < created; i++)
+        proxy_worker_free(threads[i].worker);
+    free(threads);
+    return created == thread_count(c) ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = { NULL, false };
+    struct config *c;
+    char err[1024];
+    int rc = parse_args(argc, argv, &o);
+
+    if (rc >= 0)
+        return rc;
+
+    c = config_load(o.file, err, sizeof(err));
+    if (c == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (o.check_only) {
+        printf("Syntax OK\n");
+        config_free(c);
+        return 0;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    if (prepare(c) < 0) {
+        config_free(c);
+        return 1;
+    }
+    rc = run(c);
+    config_free(c);
+    return rc;
+}

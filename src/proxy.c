@@ -1,0 +1,1087 @@
+/*
+ * proxy.c - the client <-> back-end relay state machine.
+ *
+ * A client connection is in one of four states (proxy_conn.h). conn_run
+ * calls the step function of the current state until one has to wait for
+ * I/O; a step returns STEP_AGAIN when it changed the state, STEP_WAIT when
+ * it is blocked, STEP_FREED when the connection is gone.
+ *
+ * While proxying (CONN_PROXY), two pumps run side by side: the request
+ * pump writes the request head and streams the body from the client to
+ * the back end; the response pump reads the response head, writes the
+ * client's head and streams the body back. Each runs until it blocks, and
+ * each stops reading its source while it still has unsent bytes, which is
+ * the back-pressure: no body is ever held whole.
+ *
+ * Requests on one client connection are served one at a time; bytes of a
+ * pipelined request wait in the input buffer until the response before
+ * them is complete.
+ */
+#include "proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mapping.h"
+#include "proxy_conn.h"
+
+enum step { STEP_WAIT, STEP_AGAIN, STEP_FREED };
+
+#define READ_EVENTS  (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+#define WRITE_EVENTS (EPOLLOUT | EPOLLHUP | EPOLLERR)
+
+/* I/O results besides a byte count */
+#define IO_EOF     0
+#define IO_ERROR  (-1)
+#define IO_BLOCKED (-2)
+
+static int64_t wall_clock_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t now_ms(const struct conn *c)
+{
+    return loop_now(c->worker->loop);
+}
+
+static int io_timeout_ms(const struct conn *c)
+{
+    if (c->member != NULL && c->member->timeout_ms > 0)
+        return c->member->timeout_ms;
+    if (c->worker->config->proxy_timeout_ms > 0)
+        return c->worker->config->proxy_timeout_ms;
+    return 60000;
+}
+
+static int connect_timeout_ms(const struct conn *c)
+{
+    if (c->member != NULL && c->member->connect_timeout_ms > 0)
+        return c->member->connect_timeout_ms;
+    return io_timeout_ms(c);
+}
+
+/* ---- reading and writing -------------------------------------------- */
+
+/*
+ * Read into buf[0..space). A short read means the socket is drained for
+ * now; unless the peer already closed, the next edge will say when more
+ * comes, so the EAGAIN read is saved. Returns the byte count, IO_EOF,
+ * IO_ERROR (errno set) or IO_BLOCKED.
+ */
+static ssize_t read_some(int fd, bool *readable, bool rdhup, char *buf,
+                         size_t space)
+{
+    ssize_t n;
+
+    if (!*readable || space == 0)
+        return IO_BLOCKED;
+    do {
+        n = read(fd, buf, space);
+    } while (n < 0 && errno == EINTR);
+
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            *readable = false;
+            return IO_BLOCKED;
+        }
+        return IO_ERROR;
+    }
+    if (n > 0 && (size_t)n < space && !rdhup)
+        *readable = false;
+    return n;
+}
+
+/*
+ * Write the rest of a head and then the ready body bytes of pump p from
+ * buf, in one writev. Returns the bytes written, 0 when blocked or there
+ * is nothing to write, IO_ERROR with errno set.
+ */
+static ssize_t send_out(int fd, bool *writable, const char *head,
+                        size_t *head_sent, size_t head_len,
+                        const char *buf, struct pump *p)
+{
+    struct iovec iov[2];
+    size_t total = 0, from_head;
+    int n = 0;
+    ssize_t w;
+
+    if (*head_sent < head_len) {
+        iov[n].iov_base = (char *)head + *head_sent;
+        iov[n].iov_len = head_len - *head_sent;
+        total += iov[n++].iov_len;
+    }
+    if (p != NULL && p->pos < p->ready) {
+        iov[n].iov_base = (char *)buf + p->pos;
+        iov[n].iov_len = p->ready - p->pos;
+        total += iov[n++].iov_len;
+    }
+    if (n == 0 || !*writable)
+        return 0;
+
+    do {
+        w = writev(fd, iov, n);
+    } while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            *writable = false;
+            return 0;
+        }
+        return IO_ERROR;
+    }
+
+    from_head = head_len - *head_sent;
+    if ((size_t)w < from_head)
+        from_head = (size_t)w;
+    *head_sent += from_head;
+    if (p != NULL) {
+        p->pos += (size_t)w - from_head;
+        p->sent += (size_t)w - from_head;
+    }
+    if ((size_t)w < total)
+        *writable = false;      /* the socket buffer is full */
+    return w;
+}
+
+/* ---- pumps ----------------------------------------------------------- */
+
+static void pump_setup(struct pump *p, enum http1_body kind,
+                       uint64_t length, size_t head_len)
+{
+    memset(p, 0, sizeof(*p));
+    p->kind = kind;
+    p->remaining = length;
+    p->head_len = head_len;
+    p->pos = head_len;
+    p->ready = head_len;
+    p->done = kind == HTTP1_BODY_NONE ||
+              (kind == HTTP1_BODY_LENGTH && length == 0);
+}
+
+/* Chunked data of a response to a client that cannot take chunked:
+ * strip the framing of buf[p->ready..*len) in place. */
+static int pump_decode(struct pump *p, char *buf, size_t *len,
+                       const char **error)
+{
+    size_t avail = *len - p->ready, data_len = 0, extra;
+    bool done = false;
+    ssize_t n = http1_chunked_decode(&p->chunked, buf + p->ready, avail,
+                                     &data_len, &done, error);
+
+    if (n < 0)
+        return -1;
+    extra = avail - (size_t)n;      /* bytes after the body's end */
+    memmove(buf + p->ready + data_len, buf + p->ready + n, extra);
+    *len = p->ready + data_len + extra;
+    p->ready += data_len;
+    p->done = done;
+    return 0;
+}
+
+/*
+ * New bytes buf[p->ready..*len) arrived: find which belong to the body.
+ * Those become ready to send; bytes after the body's end are left where
+ * they are. Returns 0, or -1 on bad chunked framing (cause in *error).
+ */
+static int pump_frame(struct pump *p, char *buf, size_t *len,
+                      const char **error)
+{
+    size_t avail = *len - p->ready;
+    bool done = false;
+    ssize_t n;
+
+    if (p->done || avail == 0)
+        return 0;
+
+    switch (p->kind) {
+    case HTTP1_BODY_NONE:
+        p->done = true;
+        return 0;
+    case HTTP1_BODY_LENGTH:
+        if (avail > p->remaining)
+            avail = (size_t)p->remaining;
+        p->ready += avail;
+        p->remaining -= avail;
+        p->done = p->remaining == 0;
+        return 0;
+    case HTTP1_BODY_CHUNKED:
+        if (p->decode)
+            return pump_decode(p, buf, len, error);
+        n = http1_chunked_scan(&p->chunked, buf + p->ready, avail, &done,
+                               error);
+        if (n < 0)
+            return -1;
+        p->ready += (size_t)n;
+        p->done = done;
+        return 0;
+    case HTTP1_BODY_UNTIL_CLOSE:
+        p->ready = *len;
+        return 0;
+    }
+    return 0;
+}
+
+/* All ready bytes were sent and the buffer is full: drop the sent body
+ * bytes, keeping the head. Only called when pos == ready == len. */
+static void pump_compact(struct pump *p, size_t *len)
+{
+    if (p->pos > p->head_len)
+        p->discarded = true;
+    p->pos = p->ready = p->head_len;
+    *len = p->head_len;
+}
+
+/* ---- ends of a request ----------------------------------------------- */
+
+static void release_buffers(struct conn *c)
+{
+    struct loop *l = c->worker->loop;
+
+    loop_buf_put(l, c->bin);
+    loop_buf_put(l, c->bhead);
+    loop_buf_put(l, c->ohead);
+    c->bin = c->bhead = c->ohead = NULL;
+}
+
+static void drop_backend(struct conn *c, bool reusable)
+{
+    if (c->be == NULL)
+        return;
+    if (reusable)
+        c->be->requests++;
+    c->be->rdhup = false;
+    pool_release(c->worker->pool, c->be, reusable);
+    c->be = NULL;
+}
+
+/* The connection broke in the middle of a request: log, free. */
+static enum step conn_abort(struct conn *c)
+{
+    if (c->req_valid)
+        route_log_access(c, true);
+    conn_free(c);
+    return STEP_FREED;
+}
+
+/* All output is written and the connection will not be kept: stop
+ * sending, then read what the client still sends for a moment, so that
+ * closing does not reset the connection before it read our response. */
+static enum step conn_linger(struct conn *c)
+{
+    drop_backend(c, false);
+    route_busy(c, false);
+    release_buffers(c);
+    c->req_valid = false;
+    if (c->reqp.tunnel) {
+        conn_free(c);
+        return STEP_FREED;
+    }
+
+    shutdown(c->watch.fd, SHUT_WR);
+    c->state = CONN_LINGER;
+    loop_timer_set(c->worker->loop, &c->timer,
+                   now_ms(c) + LINGER_TIMEOUT_MS);
+    return STEP_AGAIN;
+}
+
+/* The response is complete: keep the connection for the next request,
+ * or close it. */
+static enum step request_end(struct conn *c)
+{
+    size_t rest;
+
+    if (!c->keep_alive || c->worker->stopping || !c->reqp.done)
+        return conn_linger(c);
+
+    release_buffers(c);
+    rest = c->in_len - c->reqp.ready;
+    memmove(c->in, c->in + c->reqp.ready, rest);
+    c->in_len = rest;
+    c->req_valid = false;
+    c->state = CONN_HEAD;
+    c->head_started = rest > 0;
+    loop_timer_set(c->worker->loop, &c->timer, now_ms(c) +
+                   (rest > 0 ? HEADER_TIMEOUT_MS : KEEPALIVE_TIMEOUT_MS));
+    return STEP_AGAIN;
+}
+
+/* Answer the current request ourselves with an error page. close: do
+ * not keep the client connection afterwards. */
+static enum step local_reply(struct conn *c, int status, bool close)
+{
+    bool head_only;
+
+    drop_backend(c, false);
+    route_busy(c, false);
+    if (close || !c->req_valid || !c->reqp.done)
+        c->keep_alive = false;
+
+    if (c->ohead == NULL)
+        c->ohead = loop_buf_get(c->worker->loop);
+    if (c->ohead == NULL) {
+        conn_free(c);
+        return STEP_FREED;
+    }
+    head_only = c->req_valid && c->msg->req.method_len == 4 &&
+                memcmp(c->msg->req.method, "HEAD", 4) == 0;
+    head_build_error(c, status, head_only);
+
+    c->status = status;
+    c->response_started = true;
+    c->state = CONN_LOCAL;
+    loop_timer_set(c->worker->loop, &c->timer,
+                   now_ms(c) + io_timeout_ms(c));
+    return STEP_AGAIN;
+}
+
+static enum step step_local(struct conn *c)
+{
+    ssize_t w = send_out(c->watch.fd, &c->writable, c->ohead,
+                         &c->ohead_sent, c->ohead_len, NULL, NULL);
+
+    if (w < 0) {
+        conn_free(c);
+        return STEP_FREED;
+    }
+    c->bytes_sent += (uint64_t)w;
+    if (c->ohead_sent < c->ohead_len)
+        return STEP_WAIT;
+
+    route_log_access(c, false);
+    return request_end(c);
+}
+
+static enum step step_linger(struct conn *c)
+{
+    char scratch[4096];
+    int i;
+
+    for (i = 0; i < 64; i++) {
+        ssize_t n = read_some(c->watch.fd, &c->readable, c->rdhup,
+                              scratch, sizeof(scratch));
+
+        if (n == IO_BLOCKED)
+            return STEP_WAIT;
+        if (n <= 0)
+            break;
+    }
+    conn_free(c);
+    return STEP_FREED;
+}
+
+/* ---- attempts on a member -------------------------------------------- */
+
+static bool is_idempotent(const struct http1_request *r)
+{
+    static const char *const methods[] = {
+        "GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (strlen(methods[i]) == r->method_len &&
+            memcmp(methods[i], r->method, r->method_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool get_buffers(struct conn *c)
+{
+    struct loop *l = c->worker->loop;
+
+    if (c->bin == NULL)
+        c->bin = loop_buf_get(l);
+    if (c->bhead == NULL)
+        c->bhead = loop_buf_get(l);
+    if (c->ohead == NULL)
+        c->ohead = loop_buf_get(l);
+    return c->bin != NULL && c->bhead != NULL && c->ohead != NULL;
+}
+
+static enum step connect_failed(struct conn *c, int err);
+
+/* Send the request to c->member: a pooled connection or a new one. */
+static enum step attempt_begin(struct conn *c, unsigned flags)
+{
+    enum pool_result r;
+
+    if (!get_buffers(c)) {
+        log_msg(LOG_LEVEL_ERR, "proxy", "out of memory for buffers");
+        return local_reply(c, 500, true);
+    }
+    if (head_build_request(c) < 0) {
+        log_msg(LOG_LEVEL_INFO, "proxy",
+                "request head too large once rewritten for %s",
+                c->member->name);
+        return local_reply(c, 431, true);
+    }
+    route_busy(c, true);
+
+    c->bin_len = 0;
+    c->res_parsed = false;
+    c->be_wrote = false;
+    c->ohead_len = c->ohead_sent = 0;
+    c->reqp.pos = c->reqp.head_len;
+    c->reqp.sent = 0;
+    c->state = CONN_PROXY;
+    c->last_progress_ms = now_ms(c);
+
+    if (!c->idempotent)
+        flags |= POOL_CHECK_ALIVE;
+    r = pool_acquire(c->worker->pool, c->member, c, flags, &c->be);
+    switch (r) {
+    case POOL_FULL:
+        log_msg(LOG_LEVEL_WARN, "proxy",
+                "%s: all its max=%d connections of this thread are busy",
+                c->member->name, c->member->max_conns);
+        return local_reply(c, 503, false);
+    case POOL_ERROR:
+        return connect_failed(c, errno);
+    case POOL_REUSED:
+        c->be_reused = true;
+        loop_timer_set(c->worker->loop, &c->timer,
+                       now_ms(c) + io_timeout_ms(c));
+        break;
+    case POOL_CONNECTING:
+        c->be_reused = false;
+        loop_timer_set(c->worker->loop, &c->timer,
+                       now_ms(c) + connect_timeout_ms(c));
+        break;
+    }
+    return STEP_AGAIN;
+}
+
+/* The member refused or did not answer the connection: it goes into
+ * error state and another member gets the request (nothing was sent). */
+static enum step connect_failed(struct conn *c, int err)
+{
+    char cause[160];
+    int status;
+
+    drop_backend(c, false);
+    route_busy(c, false);
+    snprintf(cause, sizeof(cause), "connect to %s failed: %s",
+             c->member->name, strerror(err));
+    atomic_fetch_add(&c->member->errors, 1);
+    member_set_error(c->member, cause);
+
+    status = route_retry(c, cause);
+    if (status != 0)
+        return local_reply(c, status, false);
+    return attempt_begin(c, 0);
+}
+
+/*
+ * Writing the request or reading the response head failed. When the
+ * connection was a pooled one and no response byte came, this is the
+ * keep-alive race (the back end closed it while idle): send the request
+ * again on a new connection to the same member, when that is safe. Else
+ * the client gets 502, or, when its response has begun, a closed
+ * connection.
+ */
+static enum step backend_failed(struct conn *c, const char *what, int err)
+{
+    const char *cause = err ? strerror(err) : "connection closed";
+    bool nothing_back = c->bin_len == 0 && !c->res_parsed;
+    bool resendable = !c->reqp.discarded &&
+                      (c->idempotent || !c->be_wrote);
+
+    if (nothing_back && c->be_reused && resendable) {
+        log_msg(LOG_LEVEL_DEBUG, "proxy",
+                "%s: pooled connection closed by the back end (%s, %s); "
+                "sending the request again on a new connection",
+                c->member->name, what, cause);
+        drop_backend(c, false);
+        return attempt_begin(c, POOL_FRESH);
+    }
+
+    drop_backend(c, false);
+    atomic_fetch_add(&c->member->errors, 1);
+    if (c->response_started) {
+        log_msg(LOG_LEVEL_ERR, "proxy",
+                "%s: %s: %s; closing the client connection in the middle "
+                "of its response", c->member->name, what, cause);
+        return conn_abort(c);
+    }
+    log_msg(LOG_LEVEL_ERR, "proxy", "%s: %s: %s; answering 502",
+            c->member->name, what, cause);
+    return local_reply(c, 502, true);
+}
+
+/* ---- request pump: client -> back end -------------------------------- */
+
+static enum step pump_request(struct conn *c)
+{
+    struct backend_conn *be = c->be;
+    struct pump *p = &c->reqp;
+    const char *error = NULL;
+
+    for (;;) {
+        ssize_t w = send_out(be->watch.fd, &be->writable, c->bhead,
+                             &c->bhead_sent, c->bhead_len, c->in, p);
+        ssize_t n;
+
+        if (w < 0)
+            return backend_failed(c, "writing the request", errno);
+        if (w > 0) {
+            c->be_wrote = true;
+            c->last_progress_ms = now_ms(c);
+            atomic_fetch_add(&c->member->bytes_out, (uint64_t)w);
+            continue;
+        }
+        if (c->bhead_sent < c->bhead_len || p->pos < p->ready)
+            return STEP_WAIT;
+        if (p->done)
+            return STEP_WAIT;
+
+        if (c->in_len == LOOP_BUF_SIZE)
+            pump_compact(p, &c->in_len);
+        n = read_some(c->watch.fd, &c->readable, c->rdhup,
+                      c->in + c->in_len, LOOP_BUF_SIZE - c->in_len);
+        if (n == IO_BLOCKED)
+            return STEP_WAIT;
+        if (n <= 0 && p->tunnel) {
+            p->done = p->eof = true;
+            return STEP_WAIT;
+        }
+        if (n <= 0) {
+            log_msg(LOG_LEVEL_INFO, "proxy",
+                    "client closed the connection in the middle of its "
+                    "request body (to %s)", c->member->name);
+            return conn_abort(c);
+        }
+
+        c->in_len += (size_t)n;
+        c->bytes_received += (uint64_t)n;
+        c->last_progress_ms = now_ms(c);
+        if (pump_frame(p, c->in, &c->in_len, &error) < 0) {
+            log_msg(LOG_LEVEL_INFO, "proxy",
+                    "bad chunked request body: %s", error);
+            if (c->response_started)
+                return conn_abort(c);
+            return local_reply(c, 400, true);
+        }
+    }
+}
+
+/* ---- response pump: back end -> client ------------------------------- */
+
+static bool failonstatus(const struct balancer *b, int status)
+{
+    int i;
+
+    for (i = 0; i < b->nfailonstatus; i++) {
+        if (b->failonstatus[i] == status)
+            return true;
+    }
+    return false;
+}
+
+/* An interim 1xx response (not 101): pass it on to an HTTP/1.1 client,
+ * then wait for the final one. */
+static void response_interim(struct conn *c, size_t head_len)
+{
+    if (c->msg->req.version_minor >= 1 && head_build_interim(c) < 0)
+        c->ohead_len = c->ohead_sent = 0;
+    c->bin_len -= head_len;
+    memmove(c->bin, c->bin + head_len, c->bin_len);
+}
+
+/* 101 Switching Protocols: both sides become a raw tunnel. */
+static int response_upgrade(struct conn *c)
+{
+    const char *error = NULL;
+
+    if (!c->msg->req.info.upgrade || !c->reqp.done)
+        return -1;
+    c->resp.kind = HTTP1_BODY_UNTIL_CLOSE;
+    c->resp.tunnel = true;
+    c->resp.done = false;
+    c->reqp.kind = HTTP1_BODY_UNTIL_CLOSE;
+    c->reqp.tunnel = true;
+    c->reqp.done = false;
+    c->keep_alive = false;
+    return pump_frame(&c->reqp, c->in, &c->in_len, &error);
+}
+
+/* The final response head, length head_len, is parsed in c->msg->res. */
+static enum step response_head(struct conn *c, size_t head_len)
+{
+    const struct http1_message_info *info = &c->msg->res.info;
+    const char *error = NULL;
+
+    c->res_parsed = true;
+    if (failonstatus(c->balancer, c->msg->res.status)) {
+        /* As Apache 2.4 does, the response still goes to the client;
+         * the member is put in error for the next requests. */
+        char cause[64];
+
+        snprintf(cause, sizeof(cause), "status %d is in failonstatus",
+                 c->msg->res.status);
+        member_set_error(c->member, cause);
+    }
+
+    pump_setup(&c->resp, info->body, info->content_length, head_len);
+    if (info->body == HTTP1_BODY_CHUNKED && c->msg->req.version_minor == 0) {
+        c->resp.decode = true;
+        c->keep_alive = false;
+    }
+    if (info->body == HTTP1_BODY_UNTIL_CLOSE)
+        c->keep_alive = false;
+    if (c->msg->res.status == 101 && response_upgrade(c) < 0) {
+        log_msg(LOG_LEVEL_ERR, "proxy", "%s: 101 Switching Protocols "
+                "to a request that asked for no upgrade", c->member->name);
+        drop_backend(c, false);
+        return local_reply(c, 502, true);
+    }
+    if (pump_frame(&c->resp, c->bin, &c->bin_len, &error) < 0) {
+        log_msg(LOG_LEVEL_ERR, "proxy", "%s: bad chunked response "
+                "body: %s", c->member->name, error);
+        drop_backend(c, false);
+        return local_reply(c, 502, true);
+    }
+
+    if (head_build_response(c) < 0) {
+        log_msg(LOG_LEVEL_ERR, "proxy", "%s: response head too large "
+                "once rewritten", c->member->name);
+        drop_backend(c, false);
+        return local_reply(c, 502, true);
+    }
+    c->status = c->msg->res.status;
+    c->response_started = true;
+    return STEP_AGAIN;
+}
+
+/* Read and parse the response head. STEP_AGAIN: the head is parsed (or
+ * the state changed), STEP_WAIT: blocked. */
+static enum step read_response_head(struct conn *c)
+{
+    struct backend_conn *be = c->be;
+    int n;
+
+    for (;;) {
+        ssize_t w = send_out(c->watch.fd, &c->writable, c->ohead,
+                             &c->ohead_sent, c->ohead_len, NULL, NULL);
+
+        if (w < 0)
+            return conn_abort(c);
+        c->bytes_sent += (uint64_t)(w > 0 ? w : 0);
+        if (c->ohead_sent < c->ohead_len)
+            return STEP_WAIT;       /* an interim response is on its way */
+        c->ohead_len = c->ohead_sent = 0;
+
+        if (c->bin_len > 0) {
+            n = http1_parse_response(c->bin, c->bin_len, c->msg->req.method,
+                                     c->msg->req.method_len, &c->msg->res);
+            if (n == HTTP1_ERROR) {
+                log_msg(LOG_LEVEL_ERR, "proxy", "%s: malformed response "
+                        "head: %s; answering 502", c->member->name,
+                        c->msg->res.error ? c->msg->res.error : "?");
+                drop_backend(c, false);
+                return local_reply(c, 502, true);
+            }
+            if (n > 0 && c->msg->res.status >= 100 && c->msg->res.status < 200 &&
+                c->msg->res.status != 101) {
+                response_interim(c, (size_t)n);
+                continue;
+            }
+            if (n > 0)
+                return response_head(c, (size_t)n);
+            if (c->bin_len == LOOP_BUF_SIZE) {
+                log_msg(LOG_LEVEL_ERR, "proxy", "%s: response head larger "
+                        "than %d bytes; answering 502", c->member->name,
+                        LOOP_BUF_SIZE);
+                drop_backend(c, false);
+                return local_reply(c, 502, true);
+            }
+        }
+
+        w = read_some(be->watch.fd, &be->readable, be->rdhup,
+                      c->bin + c->bin_len, LOOP_BUF_SIZE - c->bin_len);
+        if (w == IO_BLOCKED)
+            return STEP_WAIT;
+        if (w == IO_EOF)
+            return backend_failed(c, "reading the response head", 0);
+        if (w < 0)
+            return backend_failed(c, "reading the response head", errno);
+        c->bin_len += (size_t)w;
+        c->last_progress_ms = now_ms(c);
+        atomic_fetch_add(&c->member->bytes_in, (uint64_t)w);
+    }
+}
+
+/* The response has been relayed whole. */
+static enum step response_done(struct conn *c)
+{
+    bool reusable = c->msg->res.info.keep_alive && c->reqp.done &&
+                    !c->resp.tunnel && c->resp.ready == c->bin_len &&
+                    c->bhead_sent == c->bhead_len &&
+                    c->reqp.pos == c->reqp.ready;
+
+    if (c->resp.tunnel)
+        c->reqp.done = true;
+    drop_backend(c, reusable);
+    route_busy(c, false);
+    route_log_access(c, false);
+    return request_end(c);
+}
+
+static enum step pump_response(struct conn *c)
+{
+    struct pump *p = &c->resp;
+    const char *error = NULL;
+
+    if (!c->res_parsed)
+        return read_response_head(c);
+
+    for (;;) {
+        struct backend_conn *be = c->be;
+        ssize_t w = send_out(c->watch.fd, &c->writable, c->ohead,
+                             &c->ohead_sent, c->ohead_len, c->bin, p);
+        ssize_t n;
+
+        if (w < 0) {
+            log_msg(LOG_LEVEL_INFO, "proxy", "client went away in the "
+                    "middle of the response from %s: %s", c->member->name,
+                    strerror(errno));
+            return conn_abort(c);
+        }
+        if (w > 0) {
+            c->bytes_sent += (uint64_t)w;
+            c->last_progress_ms = now_ms(c);
+            continue;
+        }
+        if (c->ohead_sent < c->ohead_len || p->pos < p->ready)
+            return STEP_WAIT;
+        if (p->done)
+            return response_done(c);
+        if (p->tunnel && c->reqp.done && c->reqp.pos == c->reqp.ready)
+            return response_done(c);        /* the client closed */
+
+        if (c->bin_len == LOOP_BUF_SIZE)
+            pump_compact(p, &c->bin_len);
+        n = read_some(be->watch.fd, &be->readable, be->rdhup,
+                      c->bin + c->bin_len, LOOP_BUF_SIZE - c->bin_len);
+        if (n == IO_BLOCKED)
+            return STEP_WAIT;
+        if (n <= 0 && p->kind == HTTP1_BODY_UNTIL_CLOSE) {
+            p->done = p->eof = true;
+            continue;
+        }
+        if (n <= 0)
+            return backend_failed(c, "reading the response body",
+                                  n == 0 ? 0 : errno);
+
+        c->bin_len += (size_t)n;
+        c->last_progress_ms = now_ms(c);
+        atomic_fetch_add(&c->member->bytes_in, (uint64_t)n);
+        if (pump_frame(p, c->bin, &c->bin_len, &error) < 0) {
+            log_msg(LOG_LEVEL_ERR, "proxy", "%s: bad chunked response "
+                    "body: %s", c->member->name, error);
+            return conn_abort(c);
+        }
+    }
+}
+
+static enum step step_proxy(struct conn *c)
+{
+    struct backend_conn *be = c->be;
+    enum step r;
+
+    if (be->connecting) {
+        int err;
+
+        if (!be->writable)
+            return STEP_WAIT;
+        err = pool_connect_result(be);
+        if (err != 0)
+            return connect_failed(c, err);
+        c->last_progress_ms = now_ms(c);
+        loop_timer_set(c->worker->loop, &c->timer,
+                       now_ms(c) + io_timeout_ms(c));
+    }
+
+    r = pump_request(c);
+    if (r != STEP_WAIT)
+        return r;
+    return pump_response(c);
+}
+
+/* ---- request heads --------------------------------------------------- */
+
+static enum step request_begin(struct conn *c, size_t head_len)
+{
+    const struct config *cf = c->worker->config;
+    const struct http1_request *r = &c->msg->req;
+    const char *error = NULL;
+    size_t path_len;
+    int status;
+
+    c->requests++;
+    c->req_valid = true;
+    c->head_started = false;
+    c->status = 0;
+    c->local_body_len = 0;
+    c->response_started = false;
+    c->bytes_sent = 0;
+    c->bytes_received = head_len;
+    c->pass = NULL;
+    c->balancer = NULL;
+    c->member = NULL;
+    c->route_member = NULL;
+    c->failover_from = NULL;
+    c->has_sticky = false;
+    memset(&c->sticky, 0, sizeof(c->sticky));
+    c->decision = PICK_NONE;
+    c->attempts = 0;
+    c->ntried = 0;
+    c->res_parsed = false;
+    c->start_us = wall_clock_us();
+    c->start_ms = now_ms(c);
+    c->keep_alive = r->info.keep_alive && !c->worker->stopping;
+    c->idempotent = is_idempotent(r);
+
+    pump_setup(&c->reqp, r->info.body, r->info.content_length, head_len);
+    if (pump_frame(&c->reqp, c->in, &c->in_len, &error) < 0) {
+        log_msg(LOG_LEVEL_INFO, "proxy", "bad chunked request body: %s",
+                error);
+        return local_reply(c, 400, true);
+    }
+    if (r->version_minor >= 1 &&
+        http1_find_header(r->headers, r->num_headers, "Host") == NULL) {
+        log_msg(LOG_LEVEL_INFO, "proxy", "HTTP/1.1 request without Host");
+        return local_reply(c, 400, true);
+    }
+
+    for (path_len = 0; path_len < r->target_len; path_len++) {
+        if (r->target[path_len] == '?' || r->target[path_len] == '#')
+            break;
+    }
+    c->pass = mapping_find(cf, r->target, path_len);
+    if (c->pass == NULL) {
+        log_msg(LOG_LEVEL_INFO, "proxy", "no ProxyPass for %.*s",
+                (int)path_len, r->target);
+        return local_reply(c, 404, false);
+    }
+
+    status = route_choose(c);
+    if (status != 0)
+        return local_reply(c, status, false);
+    return attempt_begin(c, 0);
+}
+
+static enum step head_error(struct conn *c, int status, const char *cause)
+{
+    log_msg(LOG_LEVEL_INFO, "proxy", "bad request head: %s; answering %d",
+            cause, status);
+    c->req_valid = false;
+    memset(&c->reqp, 0, sizeof(c->reqp));
+    c->requests++;
+    c->start_us = wall_clock_us();
+    c->start_ms = now_ms(c);
+    c->bytes_received = c->in_len;
+    c->bytes_sent = 0;
+    c->member = NULL;
+    c->balancer = NULL;
+    return local_reply(c, status, true);
+}
+
+static enum step step_head(struct conn *c)
+{
+    const struct config *cf = c->worker->config;
+    ssize_t n;
+
+    if (c->in_len > 0) {
+        int h = http1_parse_request(c->in, c->in_len, &cf->limits,
+                                    &c->msg->req);
+
+        if (h > 0)
+            return request_begin(c, (size_t)h);
+        if (h == HTTP1_ERROR)
+            return head_error(c, c->msg->req.error_status ?
+                              c->msg->req.error_status : 400,
+                              c->msg->req.error ? c->msg->req.error : "malformed");
+        if (c->in_len == LOOP_BUF_SIZE) {
+            bool line_done = memchr(c->in, '\n', c->in_len) != NULL;
+
+            return head_error(c, line_done ? 431 : 414,
+                              "request head larger than the buffer");
+        }
+    }
+
+    if (c->worker->stopping && c->in_len == 0) {
+        conn_free(c);
+        return STEP_FREED;
+    }
+    if (!c->readable) {
+        if (c->in_len == 0) {
+            loop_buf_put(c->worker->loop, c->in);
+            loop_buf_put(c->worker->loop, (char *)c->msg);
+            c->in = NULL;
+            c->msg = NULL;
+        }
+        return STEP_WAIT;
+    }
+    if (c->in == NULL)
+        c->in = loop_buf_get(c->worker->loop);
+    if (c->msg == NULL)
+        c->msg = (struct conn_msgs *)loop_buf_get(c->worker->loop);
+    if (c->in == NULL || c->msg == NULL) {
+        conn_free(c);
+        return STEP_FREED;
+    }
+
+    n = read_some(c->watch.fd, &c->readable, c->rdhup, c->in + c->in_len,
+                  LOOP_BUF_SIZE - c->in_len);
+    if (n == IO_BLOCKED)
+        return STEP_WAIT;
+    if (n <= 0) {
+        conn_free(c);       /* closed between requests, or mid-head */
+        return STEP_FREED;
+    }
+    if (!c->head_started) {
+        c->head_started = true;
+        loop_timer_set(c->worker->loop, &c->timer,
+                       now_ms(c) + HEADER_TIMEOUT_MS);
+    }
+    c->in_len += (size_t)n;
+    return STEP_AGAIN;
+}
+
+/* ---- events and timers ----------------------------------------------- */
+
+void conn_run(struct conn *c)
+{
+    enum step r;
+
+    log_set_client(c->client_text);
+    do {
+        switch (c->state) {
+        case CONN_HEAD:
+            r = step_head(c);
+            break;
+        case CONN_PROXY:
+            r = step_proxy(c);
+            break;
+        case CONN_LOCAL:
+            r = step_local(c);
+            break;
+        case CONN_LINGER:
+        default:
+            r = step_linger(c);
+            break;
+        }
+    } while (r == STEP_AGAIN);
+    log_set_client(NULL);
+}
+
+static void on_client_event(struct loop *l, struct loop_watch *w,
+                            uint32_t events)
+{
+    struct conn *c = (struct conn *)w;
+
+    if (events & READ_EVENTS)
+        c->readable = true;
+    if (events & WRITE_EVENTS)
+        c->writable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->rdhup = true;
+    conn_run(c);
+}
+
+void conn_on_backend_event(void *owner, struct backend_conn *b,
+                           uint32_t events)
+{
+    struct conn *c = owner;
+
+    if (c->state == CONN_PROXY && c->be == b)
+        conn_run(c);
+}
+
+/* The back end gave no sign of life within its timeout. */
+static enum step proxy_timeout(struct conn *c)
+{
+    int64_t deadline = c->last_progress_ms + io_timeout_ms(c);
+
+    if (c->be != NULL && c->be->connecting)
+        return connect_failed(c, ETIMEDOUT);
+    if (deadline > now_ms(c)) {
+        loop_timer_set(c->worker->loop, &c->timer, deadline);
+        return STEP_WAIT;
+    }
+    if (c->reqp.tunnel) {
+        log_msg(LOG_LEVEL_DEBUG, "proxy", "%s: tunnel idle for %d ms; "
+                "closed", c->member->name, io_timeout_ms(c));
+        route_busy(c, false);
+        return conn_abort(c);
+    }
+    if (c->balancer->failontimeout)
+        member_set_error(c->member, "timeout waiting for a response");
+    if (c->response_started) {
+        log_msg(LOG_LEVEL_ERR, "proxy", "%s: no data for %d ms in the "
+                "middle of a response; closing the client connection",
+                c->member->name, io_timeout_ms(c));
+        return conn_abort(c);
+    }
+    log_msg(LOG_LEVEL_ERR, "proxy", "%s: no response within %d ms; "
+            "answering 504", c->member->name, io_timeout_ms(c));
+    return local_reply(c, 504, true);
+}
+
+static void on_timer(struct loop *l, struct loop_timer *t)
+{
+    struct conn *c = (struct conn *)((char *)t -
+                                     offsetof(struct conn, timer));
+    enum step r = STEP_AGAIN;
+
+    log_set_client(c->client_text);
+    switch (c->state) {
+    case CONN_HEAD:
+        if (c->in_len == 0 && !c->head_started) {
+            conn_free(c);
+            r = STEP_FREED;
+        } else {
+            r = head_error(c, 408, "request head not received in time");
+        }
+        break;
+    case CONN_PROXY:
+        r = proxy_timeout(c);
+        break;
+    case CONN_LOCAL:
+    case CONN_LINGER:
+        conn_free(c);
+        r = STEP_FREED;
+        break;
+    }
+    log_set_client(NULL);
+    if (r == STEP_AGAIN)
+        conn_run(c);
+}
+
+void conn_start(struct conn *c)
+{
+    c->watch.on_event = on_client_event;
+    c->timer.on_expire = on_timer;
+    c->state = CONN_HEAD;
+    loop_timer_set(c->worker->loop, &c->timer,
+                   now_ms(c) + HEADER_TIMEOUT_MS);
+}
+
+bool conn_close_if_idle(struct conn *c)
+{
+    if (c->state != CONN_HEAD || c->in_len > 0)
+        return false;
+    conn_free(c);
+    return true;
+}

@@ -1,0 +1,214 @@
+/*
+ * proxy_conn.h - internal to the proxy: a worker, a client connection and
+ * the request it is relaying. Shared by proxy.c (the state machine),
+ * proxy_worker.c (accept, shutdown), proxy_head.c (heads we write) and
+ * proxy_route.c (member choice, access log).
+ *
+ * Buffers. A client connection reads into `in`. A request head stays at
+ * the start of `in` while it is served (the parsed request points into
+ * it); its body streams through the rest of `in`, and what follows the
+ * body (a pipelined request) stays there for later. The response head
+ * likewise stays at the start of `bin`, the back end's input. The heads
+ * we write go to `bhead` (to the back end) and `ohead` (to the client).
+ * All four come from the loop's buffer free list and go back when the
+ * connection is idle, so nothing is allocated per request.
+ */
+#ifndef BALANCER_PROXY_CONN_H
+#define BALANCER_PROXY_CONN_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "balancer.h"
+#include "config.h"
+#include "http1.h"
+#include "loop.h"
+#include "pool.h"
+#include "sticky.h"
+
+#define KEEPALIVE_TIMEOUT_MS  5000  /* Apache KeepAliveTimeout default */
+#define HEADER_TIMEOUT_MS    20000  /* mod_reqtimeout header=20 */
+#define LINGER_TIMEOUT_MS     2000  /* draining input before a close */
+#define MAX_TRIED               32  /* members one request may try */
+
+struct conn;
+
+/* The parsed heads of the request being served and its response. They
+ * are large (HTTP1_MAX_HEADERS each), so they live in a loop buffer taken
+ * with the input buffer, not in every idle connection. */
+struct conn_msgs {
+    struct http1_request req;
+    struct http1_response res;
+};
+
+_Static_assert(sizeof(struct conn_msgs) <= LOOP_BUF_SIZE,
+               "parsed heads must fit a loop buffer");
+
+struct listener {
+    struct loop_watch watch;
+    struct proxy_worker *worker;
+    const struct listener_config *config;
+    uint16_t port;
+};
+
+struct proxy_worker {
+    int index;
+    const struct config *config;
+    struct loop *loop;
+    struct pool *pool;
+    struct listener *listeners;
+    size_t nlisteners;
+    struct loop_timer sweep;        /* once a second: pool ttl, accept */
+    struct conn *conns;             /* every open client connection */
+    size_t nconns;
+    struct conn *free_conns;
+    _Atomic bool shutdown_requested;
+    bool stopping;                  /* shutdown seen by the loop */
+    bool accept_paused;             /* out of file descriptors */
+    int64_t accept_error_logged_ms;
+};
+
+/* One direction of a message body through a buffer (see the top). */
+struct pump {
+    enum http1_body kind;           /* NONE, LENGTH, CHUNKED, UNTIL_CLOSE */
+    bool tunnel;                    /* after 101: raw bytes until close */
+    bool decode;                    /* strip chunked framing (1.0 client) */
+    uint64_t remaining;             /* LENGTH: body bytes not yet seen */
+    struct http1_chunked chunked;
+    bool done;                      /* the body's end has been read */
+    bool eof;                       /* the source closed */
+    bool discarded;                 /* sent body bytes were dropped */
+    size_t head_len;                /* head kept at the buffer's start */
+    size_t pos;                     /* next byte to send */
+    size_t ready;                   /* end of body bytes ready to send */
+    uint64_t sent;                  /* body bytes sent */
+};
+
+enum conn_state {
+    CONN_HEAD,          /* waiting for, or reading, a request head */
+    CONN_PROXY,         /* relaying a request and its response */
+    CONN_LOCAL,         /* sending a response we made */
+    CONN_LINGER         /* all sent; draining input before close */
+};
+
+struct conn {
+    struct loop_watch watch;
+    struct loop_timer timer;
+    struct proxy_worker *worker;
+    struct conn *next, *prev;       /* worker->conns, or free list */
+    enum conn_state state;
+    bool readable, writable;
+    bool rdhup;                     /* the client closed or reset */
+    uint16_t client_port;
+    uint16_t local_port;
+    char client_ip[INET6_ADDRSTRLEN];
+    char client_text[INET6_ADDRSTRLEN + 8];    /* "ip:port" for logs */
+    uint32_t requests;              /* requests begun on this connection */
+
+    /* client input */
+    char *in;
+    size_t in_len;
+    bool head_started;              /* bytes of a new head have come */
+
+    /* the request being served */
+    struct conn_msgs *msg;          /* taken and put back with in */
+    bool req_valid;                 /* req holds a parsed head */
+    struct pump reqp;
+    bool keep_alive;                /* keep the client connection after */
+    bool idempotent;
+    int64_t start_us;               /* wall clock, for the access log */
+    int64_t start_ms;               /* monotonic */
+    int64_t last_progress_ms;
+
+    /* member choice */
+    const struct proxy_pass *pass;
+    struct balancer *balancer;
+    struct member *member;          /* of the current attempt */
+    bool member_busy;               /* busy_member->busy counted */
+    struct member *busy_member;
+    struct sticky_value sticky;
+    bool has_sticky;
+    struct member *route_member;    /* the member the route named */
+    struct member *failover_from;
+    enum pick_reason decision;
+    int attempts;
+    struct member *tried[MAX_TRIED];
+    int ntried;
+
+    /* the back end of the current attempt */
+    struct backend_conn *be;
+    bool be_reused;                 /* be served a request before */
+    bool be_wrote;                  /* a write to be succeeded */
+    char *bin;
+    size_t bin_len;
+    bool res_parsed;                /* res holds the final response head */
+    struct pump resp;
+    char *bhead;
+    size_t bhead_len, bhead_sent;
+
+    /* to the client */
+    char *ohead;
+    size_t ohead_len, ohead_sent;
+    bool response_started;          /* a byte of the final response sent */
+    int status;                     /* final status, for the log */
+    size_t local_body_len;          /* body of a response we made */
+    uint64_t bytes_sent;            /* to the client, this request */
+    uint64_t bytes_received;        /* from the client, this request */
+};
+
+/* ---- proxy.c --------------------------------------------------------- */
+
+/* Start serving a new accepted connection (state CONN_HEAD). */
+void conn_start(struct conn *c);
+
+/* Advance c as far as it can go without blocking. May free c. */
+void conn_run(struct conn *c);
+
+/* Events on c's back-end connection (pool callback). */
+void conn_on_backend_event(void *owner, struct backend_conn *b,
+                           uint32_t events);
+
+/* Close an idle client connection (shutdown); returns true if it was. */
+bool conn_close_if_idle(struct conn *c);
+
+/* ---- proxy_worker.c -------------------------------------------------- */
+
+/* Close c's socket and put c back on the free list; releases its
+ * buffers and back end (not reusable). */
+void conn_free(struct conn *c);
+
+/* ---- proxy_head.c ---------------------------------------------------- */
+
+/* Build the request head for the back end into c->bhead.
+ * Returns 0, or -1 when it does not fit. */
+int head_build_request(struct conn *c);
+
+/* Build the client's head for the response c->res into c->ohead.
+ * Returns 0, or -1 when it does not fit. */
+int head_build_response(struct conn *c);
+
+/* Build a 1xx interim response (c->res) for the client into c->ohead. */
+int head_build_interim(struct conn *c);
+
+/* Build a small HTML response with status into c->ohead. */
+void head_build_error(struct conn *c, int status, bool head_only);
+
+/* ---- proxy_route.c --------------------------------------------------- */
+
+/* Choose a member for c's request (c->pass set). Returns 0 with
+ * c->member set, or the status to answer (503). */
+int route_choose(struct conn *c);
+
+/* After an attempt on c->member failed with cause: choose another one.
+ * Returns 0 with c->member set, or the status to answer. */
+int route_retry(struct conn *c, const char *cause);
+
+/* Write c's access log lines. aborted: the connection broke. */
+void route_log_access(struct conn *c, bool aborted);
+
+/* Mark c->member busy / not busy for the current attempt. */
+void route_busy(struct conn *c, bool busy);
+
+#endif

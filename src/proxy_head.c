@@ -1,0 +1,364 @@
+/*
+ * proxy_head.c - the heads the proxy writes: the request head for the
+ * back end, the response head for the client, and our own error pages.
+ * Each is built in a connection buffer; nothing is allocated.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "mapping.h"
+#include "proxy_conn.h"
+#include "rewrite.h"
+#include "sticky.h"
+
+/* A head being written into a fixed buffer; overflow sticks. */
+struct out {
+    char *buf;
+    size_t len;
+    size_t size;
+    bool overflow;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (o->overflow || n > o->size - o->len) {
+        o->overflow = true;
+        return;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static void puts_(struct out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+static void putf(struct out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void putf(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (o->overflow)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= o->size - o->len) {
+        o->overflow = true;
+        return;
+    }
+    o->len += (size_t)n;
+}
+
+static void put_header(struct out *o, const char *name, size_t name_len,
+                       const char *value, size_t value_len)
+{
+    put(o, name, name_len);
+    put(o, ": ", 2);
+    put(o, value, value_len);
+    put(o, "\r\n", 2);
+}
+
+static bool name_is(const struct http1_header *h, const char *name)
+{
+    return h->name_len == strlen(name) &&
+           strncasecmp(h->name, name, h->name_len) == 0;
+}
+
+/*
+ * Apache's ProxyAddHeaders merges what the request already carries with
+ * its own value, comma separated (apr_table_mergen): one header out.
+ */
+static void put_forwarded(struct out *o, const struct http1_request *r,
+                          const char *name, const char *value,
+                          size_t value_len)
+{
+    size_t i;
+    bool first = true;
+
+    puts_(o, name);
+    put(o, ": ", 2);
+    for (i = 0; i < r->num_headers; i++) {
+        const struct http1_header *h = &r->headers[i];
+
+        if (!name_is(h, name) || h->value_len == 0)
+            continue;
+        if (!first)
+            put(o, ", ", 2);
+        put(o, h->value, h->value_len);
+        first = false;
+    }
+    if (!first)
+        put(o, ", ", 2);
+    put(o, value, value_len);
+    put(o, "\r\n", 2);
+}
+
+int head_build_request(struct conn *c)
+{
+    const struct config *cf = c->worker->config;
+    const struct http1_request *r = &c->msg->req;
+    const struct http1_header *host =
+        http1_find_header(r->headers, r->num_headers, "Host");
+    struct out o = { c->bhead, 0, LOOP_BUF_SIZE, false };
+    size_t i;
+    int n;
+
+    put(&o, r->method, r->method_len);
+    put(&o, " ", 1);
+    n = mapping_backend_target(c->pass, c->member, r->target, r->target_len,
+                               o.buf + o.len, o.size - o.len);
+    if (n < 0)
+        return -1;
+    o.len += (size_t)n;
+    puts_(&o, " HTTP/1.1\r\n");
+
+    if (cf->preserve_host && host != NULL)
+        put_header(&o, "Host", 4, host->value, host->value_len);
+    else
+        put_header(&o, "Host", 4, c->member->hostport,
+                   strlen(c->member->hostport));
+
+    for (i = 0; i < r->num_headers; i++) {
+        const struct http1_header *h = &r->headers[i];
+
+        if (name_is(h, "Host") ||
+            http1_is_hop_by_hop(r->headers, r->num_headers, h->name,
+                                h->name_len))
+            continue;
+        if (cf->add_headers && (name_is(h, "X-Forwarded-For") ||
+                                name_is(h, "X-Forwarded-Host") ||
+                                name_is(h, "X-Forwarded-Server")))
+            continue;
+        put_header(&o, h->name, h->name_len, h->value, h->value_len);
+    }
+
+    if (r->info.body == HTTP1_BODY_CHUNKED)
+        puts_(&o, "Transfer-Encoding: chunked\r\n");
+    if (r->info.upgrade) {
+        const struct http1_header *up =
+            http1_find_header(r->headers, r->num_headers, "Upgrade");
+
+        puts_(&o, "Connection: Upgrade\r\n");
+        if (up != NULL)
+            put_header(&o, "Upgrade", 7, up->value, up->value_len);
+    }
+
+    if (cf->add_headers) {
+        put_forwarded(&o, r, "X-Forwarded-For", c->client_ip,
+                      strlen(c->client_ip));
+        if (host != NULL)
+            put_forwarded(&o, r, "X-Forwarded-Host", host->value,
+                          host->value_len);
+        if (cf->server_name != NULL)
+            put_forwarded(&o, r, "X-Forwarded-Server", cf->server_name,
+                          strlen(cf->server_name));
+    }
+    put(&o, "\r\n", 2);
+
+    if (o.overflow)
+        return -1;
+    c->bhead_len = o.len;
+    c->bhead_sent = 0;
+    return 0;
+}
+
+/* "http://host[:port]" as the client sees us, for ProxyPassReverse. */
+static size_t front_url(const struct conn *c, char *buf, size_t size)
+{
+    const struct http1_header *host =
+        http1_find_header(c->msg->req.headers, c->msg->req.num_headers, "Host");
+    int n;
+
+    if (host != NULL)
+        n = snprintf(buf, size, "http://%.*s", (int)host->value_len,
+                     host->value);
+    else
+        n = snprintf(buf, size, "http://%s:%u",
+                     c->worker->config->server_name ?
+                     c->worker->config->server_name : "localhost",
+                     c->local_port);
+    if (n < 0)
+        return 0;
+    return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+static bool is_location_header(const struct http1_header *h)
+{
+    return name_is(h, "Location") || name_is(h, "Content-Location") ||
+           name_is(h, "URI");
+}
+
+/* Copy the response's end-to-end headers, rewriting locations. Returns
+ * true when one of them sets the sticky cookie. */
+static bool put_response_headers(struct conn *c, struct out *o)
+{
+    const struct http1_response *r = &c->msg->res;
+    const struct balancer *b = c->balancer;
+    char front[300], value[2048];
+    size_t front_len = 0, i;
+    bool sets_sticky = false;
+
+    for (i = 0; i < r->num_headers; i++) {
+        const struct http1_header *h = &r->headers[i];
+        int n;
+
+        if (http1_is_hop_by_hop(r->headers, r->num_headers, h->name,
+                                h->name_len))
+            continue;
+        if (is_location_header(h)) {
+            if (front_len == 0)
+                front_len = front_url(c, front, sizeof(front));
+            n = rewrite_location(c->worker->config, h->value, h->value_len,
+                                 front, front_len, value, sizeof(value));
+            if (n > 0) {
+                put_header(o, h->name, h->name_len, value, (size_t)n);
+                continue;
+            }
+        }
+        if (b->sticky_insert && name_is(h, "Set-Cookie") &&
+            sticky_sets_cookie(b, h->value, h->value_len))
+            sets_sticky = true;
+        put_header(o, h->name, h->name_len, h->value, h->value_len);
+    }
+    return sets_sticky;
+}
+
+/* Does this response start or change the client's route? */
+static bool route_needs_cookie(const struct conn *c)
+{
+    if (!c->balancer->sticky_insert || c->balancer->sticky_cookie == NULL)
+        return false;
+    if (c->sticky.route == NULL)
+        return true;
+    return c->route_member != c->member;
+}
+
+int head_build_response(struct conn *c)
+{
+    const struct http1_response *r = &c->msg->res;
+    struct out o = { c->ohead, 0, LOOP_BUF_SIZE, false };
+    bool sets_sticky;
+
+    putf(&o, "HTTP/1.1 %d ", r->status);
+    put(&o, r->reason, r->reason_len);
+    put(&o, "\r\n", 2);
+
+    sets_sticky = put_response_headers(c, &o);
+
+    if (r->info.body == HTTP1_BODY_CHUNKED && !c->resp.decode)
+        puts_(&o, "Transfer-Encoding: chunked\r\n");
+    if (r->status == 101) {
+        const struct http1_header *up =
+            http1_find_header(r->headers, r->num_headers, "Upgrade");
+
+        puts_(&o, "Connection: Upgrade\r\n");
+        if (up != NULL)
+            put_header(&o, "Upgrade", 7, up->value, up->value_len);
+    } else if (!c->keep_alive || c->worker->stopping) {
+        puts_(&o, "Connection: close\r\n");
+    } else if (c->msg->req.version_minor == 0) {
+        puts_(&o, "Connection: keep-alive\r\n");
+    }
+
+    if (!sets_sticky && route_needs_cookie(c)) {
+        char cookie[512];
+        int n = sticky_make_cookie(c->balancer, c->member, false, cookie,
+                                   sizeof(cookie));
+
+        if (n > 0)
+            put_header(&o, "Set-Cookie", 10, cookie, (size_t)n);
+    }
+    put(&o, "\r\n", 2);
+
+    if (o.overflow)
+        return -1;
+    c->ohead_len = o.len;
+    c->ohead_sent = 0;
+    return 0;
+}
+
+int head_build_interim(struct conn *c)
+{
+    const struct http1_response *r = &c->msg->res;
+    struct out o = { c->ohead, 0, LOOP_BUF_SIZE, false };
+    size_t i;
+
+    putf(&o, "HTTP/1.1 %d ", r->status);
+    put(&o, r->reason, r->reason_len);
+    put(&o, "\r\n", 2);
+    for (i = 0; i < r->num_headers; i++) {
+        const struct http1_header *h = &r->headers[i];
+
+        if (!http1_is_hop_by_hop(r->headers, r->num_headers, h->name,
+                                 h->name_len))
+            put_header(&o, h->name, h->name_len, h->value, h->value_len);
+    }
+    put(&o, "\r\n", 2);
+
+    if (o.overflow)
+        return -1;
+    c->ohead_len = o.len;
+    c->ohead_sent = 0;
+    return 0;
+}
+
+static const char *error_text(int status)
+{
+    switch (status) {
+    case 400: return "Your browser sent a request this server could not "
+                     "understand.";
+    case 404: return "No ProxyPass rule maps the requested URL.";
+    case 408: return "The request did not arrive in time.";
+    case 414: return "The request line is too long.";
+    case 431: return "The request header fields are too large.";
+    case 502: return "The back-end server sent an invalid response or "
+                     "none at all.";
+    case 503: return "No back-end server is available to serve the "
+                     "request right now. Please try again later.";
+    case 504: return "The back-end server did not answer in time.";
+    default:  return "The request could not be served.";
+    }
+}
+
+void head_build_error(struct conn *c, int status, bool head_only)
+{
+    struct out o = { c->ohead, 0, LOOP_BUF_SIZE, false };
+    const char *reason = http1_reason(status);
+    char body[768], date[64];
+    struct tm tm;
+    time_t now = time(NULL);
+    int n;
+
+    n = snprintf(body, sizeof(body),
+                 "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
+                 "\n<body><h1>%s</h1>\n<p>%s</p>\n</body></html>\n",
+                 status, reason, reason, error_text(status));
+    if (n < 0 || (size_t)n >= sizeof(body))
+        n = 0;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+
+    putf(&o, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: balancer\r\n"
+         "Content-Type: text/html; charset=utf-8\r\n"
+         "Content-Length: %d\r\n", status, reason, date, n);
+    if (!c->keep_alive || c->worker->stopping)
+        puts_(&o, "Connection: close\r\n");
+    else if (c->req_valid && c->msg->req.version_minor == 0)
+        puts_(&o, "Connection: keep-alive\r\n");
+    put(&o, "\r\n", 2);
+    if (!head_only)
+        put(&o, body, (size_t)n);
+
+    c->ohead_len = o.len;
+    c->ohead_sent = 0;
+    c->local_body_len = head_only ? 0 : (size_t)n;
+}
