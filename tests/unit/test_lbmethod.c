@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 #include <cmocka.h>
 
@@ -514,6 +515,52 @@ static void test_empty_balancer(void **state)
     balancer_free(b);
 }
 
+struct picker {
+    struct balancer *b;
+    int counts[4];
+};
+
+static void *pick_in_thread(void *arg)
+{
+    struct picker *p = arg;
+    int i;
+
+    for (i = 0; i < PICKS / 4; i++)
+        p->counts[pick(p->b, NULL)->index]++;
+    return NULL;
+}
+
+/* Four threads pick at once: b->lock keeps lbstatus whole, so the total
+ * is as exact as one thread's. */
+static void test_threads(void **state)
+{
+    const struct member_spec spec[] = {
+        { NULL, 100, 0, NULL }, { NULL, 200, 0, NULL },
+        { NULL, 300, 0, NULL }, { NULL, 400, 0, NULL },
+    };
+    struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 4);
+    struct picker pickers[4];
+    pthread_t threads[4];
+    int counts[4] = { 0 };
+    int i, j;
+
+    for (i = 0; i < 4; i++) {
+        memset(&pickers[i], 0, sizeof(pickers[i]));
+        pickers[i].b = b;
+        assert_int_equal(pthread_create(&threads[i], NULL, pick_in_thread,
+                                        &pickers[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        for (j = 0; j < 4; j++)
+            counts[j] += pickers[i].counts[j];
+    }
+    for (j = 0; j < 4; j++)
+        assert_int_equal(counts[j], PICKS / 10 * (j + 1));
+    assert_int_equal(atomic_load(&b->members[3]->elected), PICKS / 10 * 4);
+    balancer_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_forcerecovery_needs_all_in_error),
         cmocka_unit_test(test_many_members),
         cmocka_unit_test(test_empty_balancer),
+        cmocka_unit_test(test_threads),
     };
 
     /* Members put in error here would log; these tests do not read it. */
