@@ -284,6 +284,7 @@ enum item_kind {
 enum duration_unit { UNIT_S, UNIT_MS, UNIT_US };
 enum port_kind { PORT_LOCAL, PORT_REMOTE };
 enum pid_kind { PID_PID, PID_TID, PID_HEXTID };
+enum header_out_kind { OUT_FIRST_FIELD, OUT_ALL_FIELDS, OUT_MEDIA_TYPE };
 
 enum time_form {
     TIME_CLF, TIME_SEC, TIME_MSEC, TIME_USEC, TIME_MSEC_FRAC,
@@ -514,6 +515,10 @@ static int compile_named(struct compiler *c, struct log_item *item,
         return -1;
     }
     item->kind = kind;
+    if (kind == ITEM_HEADER_OUT && strcasecmp(item->arg, "Set-Cookie") == 0)
+        item->sub = OUT_ALL_FIELDS;
+    if (kind == ITEM_HEADER_OUT && strcasecmp(item->arg, "Content-Type") == 0)
+        item->sub = OUT_MEDIA_TYPE;
     return 0;
 }
 
@@ -938,8 +943,8 @@ static void render_header_in(struct out *o, const struct log_item *item,
 static void render_header_out(struct out *o, const struct log_item *item,
                               const struct access_record *r)
 {
-    bool all = strcasecmp(item->arg, "Set-Cookie") == 0;
-    bool type = strcasecmp(item->arg, "Content-Type") == 0;
+    bool all = item->sub == OUT_ALL_FIELDS;
+    bool type = item->sub == OUT_MEDIA_TYPE;
     bool found = false;
 
     for (size_t i = 0; r->resp_headers && i < r->resp_num_headers; i++) {

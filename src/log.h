@@ -103,14 +103,24 @@ struct access_record {
 struct log_format;
 
 /*
- * Compile a LogFormat string. Supports %% %a %A %b %B %D %h %H %l %m %p
- * %q %r %s %>s %t %{FORMAT}t %T %u %U %v %V %X %I %O %{NAME}i %{NAME}o
+ * Compile a LogFormat string. Supports %% %a %{c}a %A %b %B %{NAME}C %D
+ * %h %H %l %m %p %{local|remote|canonical}p %P %{pid|tid|hextid}P %q %r
+ * %s %>s %t %{FORMAT}t (strftime, or sec msec usec msec_frac usec_frac,
+ * with an optional begin: or end: prefix) %T %{s|ms|us}T %u %U %v %V %X
+ * %I %O %S %{NAME}i %{NAME}o
  * %{NAME}e (BALANCER_NAME, BALANCER_WORKER_NAME, BALANCER_WORKER_ROUTE,
  * BALANCER_SESSION_STICKY, BALANCER_SESSION_ROUTE, BALANCER_ROUTE_CHANGED,
- * and ours: BALANCER_DECISION, BALANCER_ATTEMPTS, BALANCER_FAILOVER_FROM)
+ * and ours: BALANCER_DECISION, BALANCER_ATTEMPTS, BALANCER_FAILOVER_FROM;
+ * any other name logs "-" as an unset variable does in Apache)
  * and %{NAME}x for the same fields by short name (balancer, member,
- * route, sticky, decision, attempts, failover). Unknown directives are an
- * error naming them. Returns NULL with the cause in err.
+ * member_route, route (requested), sticky (value seen), sticky_name,
+ * route_changed, decision, attempts, failover).
+ * Status conditions work as in mod_log_config: %400,501{User-Agent}i,
+ * %!200,304{Referer}i; '<' and '>' are accepted (one status is known).
+ * Literal text takes \n and \t. Values are escaped as Apache escapes
+ * them (\" \\ \n ... \xhh). %f %k %L %n %R %^.. and unknown letters
+ * are an error naming them. Returns NULL with the cause in err; the
+ * result is freed with log_format_free.
  */
 struct log_format *log_format_compile(const char *text, char *err,
                                       size_t errsize);
