@@ -27,6 +27,10 @@ struct member_spec {
     const char *status;     /* status= letters, or NULL */
 };
 
+/* A member by weight only, or by route, lbset and status. */
+#define W(loadfactor) { NULL, (loadfactor), 0, NULL }
+#define M(route, lbset, status) { (route), 0, (lbset), (status) }
+
 static struct balancer *make_balancer(enum lbmethod_kind kind,
                                       const struct member_spec *spec,
                                       size_t n)
@@ -154,7 +158,7 @@ static void test_byrequests_doc_example(void **state)
 static void test_byrequests_weights(void **state)
 {
     const struct member_spec spec[] = {
-        { NULL, 100, 0, NULL }, { NULL, 150, 0, NULL }, { NULL, 250, 0, NULL }, { NULL, 500, 0, NULL }, { NULL, 1000, 0, NULL },
+        W(100), W(150), W(250), W(500), W(1000),
     };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 5);
     int counts[5];
@@ -170,7 +174,7 @@ static void test_byrequests_weights(void **state)
 /* Each pick sends and receives bytes; shares follow the weights. */
 static void test_bytraffic_weights(void **state)
 {
-    const struct member_spec spec[] = { { NULL, 100, 0, NULL }, { NULL, 300, 0, NULL }, { NULL, 600, 0, NULL } };
+    const struct member_spec spec[] = { W(100), W(300), W(600) };
     struct balancer *b = make_balancer(LBMETHOD_BYTRAFFIC, spec, 3);
     int counts[3] = { 0 };
     int i;
@@ -188,7 +192,7 @@ static void test_bytraffic_weights(void **state)
 
 static void test_bytraffic_least(void **state)
 {
-    const struct member_spec spec[] = { { NULL, 100, 0, NULL }, { NULL, 200, 0, NULL } };
+    const struct member_spec spec[] = { W(100), W(200) };
     struct balancer *b = make_balancer(LBMETHOD_BYTRAFFIC, spec, 2);
 
     /* 1000 / 1 vs 1500 / 2: the second has less for its weight. */
@@ -206,7 +210,7 @@ static void test_bytraffic_least(void **state)
  * tie-break gives the weighted shares. */
 static void test_bybusyness_weights(void **state)
 {
-    const struct member_spec spec[] = { { NULL, 100, 0, NULL }, { NULL, 200, 0, NULL }, { NULL, 700, 0, NULL } };
+    const struct member_spec spec[] = { W(100), W(200), W(700) };
     struct balancer *b = make_balancer(LBMETHOD_BYBUSYNESS, spec, 3);
     int counts[3];
 
@@ -219,7 +223,7 @@ static void test_bybusyness_weights(void **state)
  * weight; busy is not weighted in Apache 2.4. */
 static void test_bybusyness_least_busy(void **state)
 {
-    const struct member_spec spec[] = { { NULL, 100, 0, NULL }, { NULL, 1000, 0, NULL }, { NULL, 100, 0, NULL } };
+    const struct member_spec spec[] = { W(100), W(1000), W(100) };
     struct balancer *b = make_balancer(LBMETHOD_BYBUSYNESS, spec, 3);
     int counts[3] = { 0 };
     int i;
@@ -256,7 +260,7 @@ static void test_bybusyness_least_busy(void **state)
 static void test_hot_standby(void **state)
 {
     const struct member_spec spec[] = {
-        { "a", 0, 0, NULL }, { "s", 0, 0, "H" }, { "b", 0, 0, NULL },
+        M("a", 0, NULL), M("s", 0, "H"), M("b", 0, NULL),
     };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 3);
     enum pick_reason reason;
@@ -283,8 +287,8 @@ static void test_hot_standby(void **state)
 static void test_lbsets(void **state)
 {
     const struct member_spec spec[] = {
-        { "b1", 0, 1, NULL }, { "a", 0, 0, NULL }, { "b2", 0, 1, NULL }, { "s0", 0, 0, "H" },
-        { "c", 0, 5, NULL },
+        M("b1", 1, NULL), M("a", 0, NULL), M("b2", 1, NULL), M("s0", 0, "H"),
+        M("c", 5, NULL),
     };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 5);
     enum pick_reason reason;
@@ -313,8 +317,8 @@ static void test_lbsets(void **state)
 static void test_hot_spares(void **state)
 {
     const struct member_spec spec[] = {
-        { "a", 0, 0, NULL }, { "r1", 0, 0, "R" }, { "b", 0, 0, NULL }, { "r2", 0, 0, "R" },
-        { "x", 0, 1, "R" }, { "h", 0, 0, "H" },
+        M("a", 0, NULL), M("r1", 0, "R"), M("b", 0, NULL), M("r2", 0, "R"),
+        M("x", 1, "R"), M("h", 0, "H"),
     };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 6);
     int counts[6];
@@ -346,7 +350,7 @@ static void test_hot_spares(void **state)
 static void test_drain(void **state)
 {
     const struct member_spec spec[] = {
-        { "a", 0, 0, "N" }, { "b", 0, 0, NULL }, { "r", 0, 0, "R" },
+        M("a", 0, "N"), M("b", 0, NULL), M("r", 0, "R"),
     };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 3);
     int counts[3];
@@ -364,8 +368,8 @@ static void test_drain(void **state)
 static void test_unusable_flags(void **state)
 {
     const struct member_spec spec[] = {
-        { "d", 0, 0, "D" }, { "s", 0, 0, "S" }, { "c", 0, 0, "C" },
-        { "e", 0, 0, "E" }, { "ok", 0, 0, NULL },
+        M("d", 0, "D"), M("s", 0, "S"), M("c", 0, "C"),
+        M("e", 0, "E"), M("ok", 0, NULL),
     };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 5);
     int counts[5];
@@ -378,7 +382,9 @@ static void test_unusable_flags(void **state)
 
 static void test_exclude(void **state)
 {
-    const struct member_spec spec[] = { { "a", 0, 0, NULL }, { "b", 0, 0, NULL }, { "r", 0, 0, "R" } };
+    const struct member_spec spec[] = {
+        M("a", 0, NULL), M("b", 0, NULL), M("r", 0, "R"),
+    };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 3);
     struct member *tried[2] = { b->members[0], b->members[1] };
     enum pick_reason reason;
@@ -396,7 +402,7 @@ static void test_exclude(void **state)
 
 static void test_error_and_retry(void **state)
 {
-    const struct member_spec spec[] = { { "a", 0, 0, NULL }, { "b", 0, 0, NULL } };
+    const struct member_spec spec[] = { M("a", 0, NULL), M("b", 0, NULL) };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 2);
     struct timespec pause = { 0, 30 * 1000000 };
     struct member *a = b->members[0];
@@ -421,7 +427,7 @@ static void test_error_and_retry(void **state)
 
 static void test_retry_time_injected(void **state)
 {
-    const struct member_spec spec[] = { { "a", 0, 0, NULL } };
+    const struct member_spec spec[] = { M("a", 0, NULL) };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 1);
     struct member *a = b->members[0];
     int64_t t;
@@ -438,7 +444,7 @@ static void test_retry_time_injected(void **state)
 
 static void test_ignore_errors(void **state)
 {
-    const struct member_spec spec[] = { { "a", 0, 0, "I" }, { "b", 0, 0, NULL } };
+    const struct member_spec spec[] = { M("a", 0, "I"), M("b", 0, NULL) };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 2);
     struct member *a = b->members[0];
 
@@ -458,7 +464,7 @@ static void test_ignore_errors(void **state)
 
 static void test_forcerecovery(void **state)
 {
-    const struct member_spec spec[] = { { "a", 0, 0, NULL }, { "b", 0, 0, NULL } };
+    const struct member_spec spec[] = { M("a", 0, NULL), M("b", 0, NULL) };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 2);
     enum pick_reason reason;
 
@@ -480,7 +486,7 @@ static void test_forcerecovery(void **state)
  * member that is not in error prevents it, as in Apache. */
 static void test_forcerecovery_needs_all_in_error(void **state)
 {
-    const struct member_spec spec[] = { { "a", 0, 0, NULL }, { "d", 0, 0, "D" } };
+    const struct member_spec spec[] = { M("a", 0, NULL), M("d", 0, "D") };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 2);
 
     member_set_error(b->members[0], "test");
@@ -535,8 +541,8 @@ static void *pick_in_thread(void *arg)
 static void test_threads(void **state)
 {
     const struct member_spec spec[] = {
-        { NULL, 100, 0, NULL }, { NULL, 200, 0, NULL },
-        { NULL, 300, 0, NULL }, { NULL, 400, 0, NULL },
+        W(100), W(200),
+        W(300), W(400),
     };
     struct balancer *b = make_balancer(LBMETHOD_BYREQUESTS, spec, 4);
     struct picker pickers[4];
