@@ -145,7 +145,9 @@ void member_status_string(unsigned status, char *buf, size_t size);
 
 /*
  * Parse a status= value ("D", "+H", "-E", "DH" ...) onto *flags.
- * Returns 0, or -1 with *error set to the cause.
+ * Returns 0, or -1 with *error set to the cause (per-thread storage,
+ * valid until the next call) and *flags unchanged. As in Apache, a sign
+ * holds for the letters after it: "-EH" clears E and H.
  */
 int member_parse_status(const char *text, unsigned *flags,
                         const char **error);
