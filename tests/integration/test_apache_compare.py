@@ -300,14 +300,14 @@ SEQUENCE = [
     R("url param suffix of other name", "/a?xbalanceid=x.server2"),
 ]
 
-# Requests where balancer differs from Apache on purpose, with the reason
-# and the member balancer must choose.
+# Requests where balancer differs from Apache on purpose: the reason, the
+# member Apache picks, and balancer's decision (its access log).
 DOCUMENTED_DIFFERENCES = {
     "url param suffix of other name": (
         "Apache's get_path_param finds the name anywhere in the URL, so "
         "xbalanceid= counts as balanceid=; balancer matches the whole "
         "parameter name (src/sticky.c), as it does for cookies",
-        "server1"),
+        "server2", "lbmethod"),
 }
 
 
@@ -349,7 +349,8 @@ def run_sequence(port):
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
     """Run SEQUENCE through Apache and through balancer, each fresh.
-    Returns (apache_results, balancer_results, members)."""
+    Returns (apache_results, balancer_results, echo servers, Apache's
+    error log, balancer's access log lines)."""
     echoes = {r: EchoServer(r) for r in ROUTES}
     core = CORE_CONF.format(**{r: e.url for r, e in echoes.items()})
     base = str(tmp_path_factory.mktemp("compare"))
@@ -366,11 +367,12 @@ def compared(tmp_path_factory):
         b_res = run_sequence(bal.port)
         rc = bal.stop()
         log = bal.errors()
+        b_access = bal.access().splitlines()
         bal = None
         assert "ERROR: AddressSanitizer" not in log, log
         assert "runtime error:" not in log, log
         assert rc == 0, "balancer exited with %s\n%s" % (rc, log)
-        yield a_res, b_res, echoes, apache_log
+        yield a_res, b_res, echoes, apache_log, b_access
     finally:
         if apache is not None:
             apache.stop()
@@ -413,10 +415,13 @@ def test_apache_served_the_sequence(compared):
 def test_documented_differences(compared):
     a = dict(zip([r["label"] for r in SEQUENCE], compared[0]))
     b = dict(zip([r["label"] for r in SEQUENCE], compared[1]))
-    for label, (why, member) in DOCUMENTED_DIFFERENCES.items():
-        assert a[label]["member"] != member, \
-            "Apache no longer differs on %r: %s" % (label, why)
-        assert b[label]["member"] == member, (label, why, b[label])
+    access = dict(zip([r["label"] for r in SEQUENCE], compared[4]))
+    for label, (why, member, decision) in DOCUMENTED_DIFFERENCES.items():
+        assert a[label]["member"] == member, \
+            "Apache no longer does this on %r: %s" % (label, why)
+        assert b[label]["status"] == 200, (label, b[label])
+        assert access[label].split()[-1] == decision, \
+            (label, why, access[label])
 
 
 def test_same_member_and_status(compared):
@@ -474,3 +479,54 @@ def test_same_body(compared):
 def test_same_location_rewrite(compared):
     bad = mismatches(compared, lambda r: r["location"])
     assert not bad, "\n" + table(bad)
+
+
+# --- a member whose back end is down ----------------------------------
+
+STOPPED_CONF = """\
+ProxyPass /nf/ balancer://nf/ stickysession=BALANCEID nofailover=On
+ProxyPass / balancer://cluster/ stickysession=BALANCEID
+<Proxy balancer://cluster>
+BalancerMember {live1} route=server1
+BalancerMember http://127.0.0.1:{dead1} route=server2
+</Proxy>
+<Proxy balancer://nf>
+BalancerMember {live2} route=n1
+BalancerMember http://127.0.0.1:{dead2} route=n2
+</Proxy>
+"""
+
+STOPPED_SEQUENCE = (
+    [R("route to stopped member %d" % i, "/a", [C("BALANCEID=x.server2")])
+     for i in range(1, 4)]
+    + [R("no route %d" % i, "/a") for i in range(1, 4)]
+    + [R("nofailover route to stopped member %d" % i, "/nf/a",
+         [C("BALANCEID=x.n2")]) for i in range(1, 4)]
+    + [R("nofailover no route %d" % i, "/nf/a") for i in range(1, 3)])
+
+
+def test_stopped_member_like_apache(tmp_path, balancer):
+    """A refused connection puts the member in error; the request fails
+    over to another member, or gets 503 with nofailover=On, also the
+    first one that finds the member down (Apache re-reads the route
+    after the failed attempt)."""
+    live = [EchoServer("server1"), EchoServer("n1")]
+    try:
+        core = STOPPED_CONF.format(live1=live[0].url, live2=live[1].url,
+                                   dead1=free_port(), dead2=free_port())
+        apache = Apache(core, str(tmp_path))
+        try:
+            a_res = [send(apache.port, r) for r in STOPPED_SEQUENCE]
+        finally:
+            apache.stop()
+        bal = balancer(BALANCER_CONF.format(core=core))
+        b_res = [send(bal.port, r) for r in STOPPED_SEQUENCE]
+    finally:
+        for e in live:
+            e.stop()
+    rows = []
+    for req, a, b in zip(STOPPED_SEQUENCE, a_res, b_res):
+        if (a["status"], a["member"]) != (b["status"], b["member"]):
+            rows.append((req["label"], (a["status"], a["member"]),
+                         (b["status"], b["member"])))
+    assert not rows, "\n" + table(rows)
