@@ -473,8 +473,7 @@ static enum step connect_failed(struct conn *c, int err)
     route_busy(c, false);
     snprintf(cause, sizeof(cause), "connect to %s failed: %s",
              c->member->name, strerror(err));
-    atomic_fetch_add(&c->member->errors, 1);
-    member_set_error(c->member, cause);
+    member_set_error(c->member, cause);     /* counts it in errors */
 
     status = route_retry(c, cause);
     if (status != 0)
