@@ -2271,7 +2271,7 @@ static int include_pattern(struct parser *p, const char *pattern,
     size_t dirlen = slash && pattern[0] != '/' ? (size_t)(slash - p->file)
                                                : 0;
     size_t size = dirlen + strlen(pattern) + 2, i;
-    char *full = malloc(size);
+    char *full;
     glob_t g;
     int rc = 0, r;
 
@@ -2279,6 +2279,7 @@ static int include_pattern(struct parser *p, const char *pattern,
         return fail(p, "%s is switched off here", p->directive);
     if (pattern[0] == '\0')
         return fail(p, "%s: expected a PATH, found ''", p->directive);
+    full = malloc(size);
     if (full == NULL)
         return fail_oom(p);
     snprintf(full, size, "%.*s%s%s", (int)dirlen, p->file,
