@@ -13,6 +13,14 @@
  *   HTTP1_ERROR       the message is malformed or over a limit; the result's
  *                     error_status says what to answer (400, 414, 431, 501,
  *                     505) and error says why, for the log
+ *
+ * Policies (see http1.c): every line must end in CRLF; a bare LF or a bare
+ * CR is refused (400), in requests and responses alike (RFC 9112 2.2 lets
+ * a recipient accept a bare LF; a proxy is safer refusing it). An HTTP/1.1
+ * request without exactly one Host field, and any request with more than
+ * one, is refused (RFC 9112 3.2). Content-Length: 0 gives
+ * HTTP1_BODY_LENGTH with content_length 0. A zero in struct http1_limits
+ * means the default; max_fields is capped at HTTP1_MAX_HEADERS.
  */
 #ifndef BALANCER_HTTP1_H
 #define BALANCER_HTTP1_H

@@ -558,6 +558,74 @@ static void test_request_byte_sweep(void **state)
     }
 }
 
+/*
+ * Long target and value (the 16-bytes-at-a-time paths): each byte value at
+ * each position is accepted exactly when its class allows it there.
+ */
+static void test_long_field_sweep(void **state)
+{
+    static const char base[] =
+        "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n"
+        "Host: b\r\nX-Long: vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\r\n\r\n";
+    const char *target = strchr(base, '/') + 1;
+    const char *value = strstr(base, "X-Long: ") + 8;
+    size_t target_len = strlen("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    size_t value_len = strlen("vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
+    char text[sizeof(base)];
+    struct http1_request req;
+
+    for (size_t i = 0; i < target_len; i++) {
+        size_t pos = (size_t)(target - base) + i;
+
+        for (int b = 0; b < 256; b++) {
+            bool ok = b > 0x20 && b != 0x7f;
+            int rc;
+
+            memcpy(text, base, sizeof(base));
+            text[pos] = (char)b;
+            rc = parse_request_copy(text, sizeof(base) - 1, NULL, &req);
+            if ((rc > 0) != ok)
+                fail_msg("target byte 0x%02x at %zu: rc %d", b, i, rc);
+        }
+    }
+    for (size_t i = 0; i < value_len; i++) {
+        size_t pos = (size_t)(value - base) + i;
+
+        for (int b = 0; b < 256; b++) {
+            bool ok = (b >= 0x20 && b != 0x7f) || b == '\t';
+            int rc;
+
+            memcpy(text, base, sizeof(base));
+            text[pos] = (char)b;
+            rc = parse_request_copy(text, sizeof(base) - 1, NULL, &req);
+            if ((rc > 0) != ok)
+                fail_msg("value byte 0x%02x at %zu: rc %d", b, i, rc);
+            /* Whitespace at either end is not part of the value. */
+            if (rc > 0 && (b == ' ' || b == '\t') &&
+                (i == 0 || i == value_len - 1))
+                assert_int_equal(req.headers[1].value_len, value_len - 1);
+            else if (rc > 0)
+                assert_int_equal(req.headers[1].value_len, value_len);
+        }
+    }
+}
+
+/* A colon exactly at the field-size limit leaves no room: 431. */
+static void test_colon_at_limit(void **state)
+{
+    struct http1_limits lim = { 64, 8, 4 };
+    struct http1_request req;
+
+    assert_int_equal(parse_text("GET / HTTP/1.1\r\nHost: a\r\n"
+                                "ABCDEFGH: v\r\n\r\n", &lim, &req),
+                     HTTP1_ERROR);
+    assert_int_equal(req.error_status, 431);
+    assert_true(parse_text("GET / HTTP/1.1\r\nHost: a\r\n"
+                           "ABCDEFG:\r\n\r\n", &lim, &req) > 0);
+    assert_true(parse_text("GET / HTTP/1.1\r\nHost: a\r\n"
+                           "ABCDEF: \r\n\r\n", &lim, &req) > 0);
+}
+
 /* ---- responses ----------------------------------------------------- */
 
 static int parse_response_copy(const char *s, size_t n, const char *method,
@@ -1148,6 +1216,8 @@ int main(void)
         cmocka_unit_test(test_default_field_count),
         cmocka_unit_test(test_empty_lines_limit),
         cmocka_unit_test(test_request_byte_sweep),
+        cmocka_unit_test(test_long_field_sweep),
+        cmocka_unit_test(test_colon_at_limit),
         cmocka_unit_test(test_good_responses),
         cmocka_unit_test(test_bad_responses),
         cmocka_unit_test(test_response_line_limit),
