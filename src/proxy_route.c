@@ -114,7 +114,9 @@ int route_choose(struct conn *c)
         m = sticky_route_member(b, c->sticky.route, c->sticky.route_len,
                                 loop_now(c->worker->loop), &reason, &named);
         c->route_member = named;
-        if (m == NULL && b->nofailover) {
+        /* As Apache: nofailover refuses only a route that names a
+         * member; an unknown route is balanced like no route at all. */
+        if (m == NULL && b->nofailover && named != NULL) {
             log_msg(LOG_LEVEL_DEBUG, "proxy_balancer", "%s: sticky route "
                     "'%.*s' has no usable member and nofailover=On -> 503",
                     b->name, (int)c->sticky.route_len, c->sticky.route);
@@ -158,6 +160,15 @@ int route_retry(struct conn *c, const char *cause)
     struct member *m, *failed = c->member;
     enum pick_reason reason;
 
+    /* Apache chooses again for a retry: a sticky route whose member
+     * just failed is unusable now, and nofailover makes that a 503. */
+    if (b->nofailover && c->sticky.route != NULL &&
+        c->route_member != NULL) {
+        log_msg(LOG_LEVEL_ERR, "proxy_balancer", "%s: %s; sticky route "
+                "'%.*s' and nofailover=On; answering 503", b->name, cause,
+                (int)c->sticky.route_len, c->sticky.route);
+        return 503;
+    }
     if (c->attempts >= max_attempts(b) || c->ntried >= MAX_TRIED) {
         log_msg(LOG_LEVEL_ERR, "proxy_balancer", "%s: %s; giving up after "
                 "%d attempts; answering 503", b->name, cause, c->attempts);
