@@ -166,22 +166,37 @@ def test_man_warnings_would_be_seen(tmp_path):
     assert "BOGUS" in render_man(str(bad))[2]
 
 
+def config_source():
+    """The configuration reader's C source (src/config*.c)."""
+    text = ""
+    for path in sorted(glob.glob(os.path.join(ROOT, "src", "config*.c"))):
+        with open(path) as f:
+            text += f.read()
+    return text
+
+
 def documented_directives():
-    """Directive names from docs/configuration.md's reference tables and
-    headings (a name in backquotes that starts a row or a heading)."""
-    with open(os.path.join(ROOT, "docs", "configuration.md")) as f:
-        text = f.read()
-    names = set(re.findall(r"^#+\s+`<?/?([A-Z][A-Za-z]+)", text, re.M))
-    names |= set(re.findall(r"^\|\s*`<?/?([A-Z][A-Za-z]+)", text, re.M))
+    """Every directive in the directive table (src/config*.c), every
+    section it opens, and every directive docs/configuration.md names (in
+    a heading or at the start of a table row), when that file exists."""
+    src = config_source()
+    names = set(re.findall(r'^\s*\{ "([A-Z][A-Za-z]+)", "', src, re.M))
+    names |= set(re.findall(r'strcasecmp\(name, "([A-Z][A-Za-z]+)"\) == 0',
+                            src))
+    path = os.path.join(ROOT, "docs", "configuration.md")
+    if os.path.exists(path):
+        with open(path) as f:
+            text = f.read()
+        names |= set(re.findall(r"^#+\s+`<?([A-Z][A-Za-z]+)", text, re.M))
+        names |= set(re.findall(r"^\|\s*`<?([A-Z][A-Za-z]+)", text, re.M))
     return names
 
 
 def documented_parameters():
-    """Parameter names (key=) from docs/configuration.md."""
-    with open(os.path.join(ROOT, "docs", "configuration.md")) as f:
-        text = f.read()
-    return set(re.findall(r"^\|\s*`([a-z]+)=", text, re.M)) | \
-        set(re.findall(r"^#+\s+`([a-z]+)=", text, re.M))
+    """Every balancer and member parameter in the parameter tables
+    (src/config*.c)."""
+    return set(re.findall(r'^\s*\{ "([a-z]+)", set_\w+ \}', config_source(),
+                          re.M))
 
 
 def man_text():
@@ -195,16 +210,18 @@ def test_man_page_covers_every_documented_directive():
     assert len(names) >= 15, "too few directives found in the docs: %s" % \
         sorted(names)
     text = man_text()
-    missing = sorted(n for n in names if n not in text)
-    assert not missing, "balancer(8) lacks %s" % missing
+    missing = sorted(n for n in names
+                     if not re.search(r"^\s+<?%s\b" % n, text, re.M))
+    assert not missing, "balancer(8) describes no %s" % missing
 
 
 def test_man_page_covers_every_documented_parameter():
     names = documented_parameters()
     assert len(names) >= 15, sorted(names)
     text = man_text()
-    missing = sorted(n for n in names if n + "=" not in text)
-    assert not missing, "balancer(8) lacks %s" % missing
+    missing = sorted(n for n in names
+                     if not re.search(r"^\s+%s=" % n, text, re.M))
+    assert not missing, "balancer(8) describes no %s=" % missing
 
 
 def test_man_page_covers_every_option():
