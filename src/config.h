@@ -3,7 +3,8 @@
  *
  * config_load reads a file (and what it Includes) into one immutable
  * snapshot; everything in it is owned by the snapshot and freed by
- * config_free. Directives are declared in one table in config.c.
+ * config_free. Directives are declared in one table, in
+ * config_directive.c.
  */
 #ifndef BALANCER_CONFIG_H
 #define BALANCER_CONFIG_H
