@@ -95,7 +95,8 @@ struct http1_response {
  * Framing errors (Content-Length with Transfer-Encoding, duplicate or bad
  * Content-Length, a Transfer-Encoding whose last coding is not chunked,
  * obs-fold, bare CR, whitespace before a colon, control bytes) are
- * HTTP1_ERROR with error_status 400 (501 for an unknown transfer coding,
+ * HTTP1_ERROR with error_status 400 (501 for a transfer coding other than
+ * chunked, e.g. "gzip, chunked", which the proxy cannot forward as is;
  * 505 for an unsupported version, 414 for a long request line, 431 for a
  * long or excessive header field).
  */

@@ -140,12 +140,9 @@ static const struct request_case good_requests[] = {
       "POST", "/p", 1, 2, HTTP1_BODY_CHUNKED, 0, true, false, false },
     { "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n",
       "POST", "/p", 1, 2, HTTP1_BODY_CHUNKED, 0, true, false, false },
-    { "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked"
-      "\r\n\r\n",
+    { "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  chunked \r\n"
+      "\r\n",
       "POST", "/p", 1, 2, HTTP1_BODY_CHUNKED, 0, true, false, false },
-    { "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n",
-      "POST", "/p", 1, 3, HTTP1_BODY_CHUNKED, 0, true, false, false },
     { "PUT /u HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n"
       "Content-Length: 3\r\n\r\n",
       "PUT", "/u", 1, 3, HTTP1_BODY_LENGTH, 3, true, true, false },
@@ -383,6 +380,10 @@ static const struct bad_case bad_requests[] = {
         "Transfer-Encoding: foo, chunked\r\n\r\n", 501),
     BAD("POST / HTTP/1.1\r\nHost: a\r\n"
         "Transfer-Encoding: identity, chunked\r\n\r\n", 501),
+    BAD("POST / HTTP/1.1\r\nHost: a\r\n"
+        "Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
+    BAD("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n", 501),
 };
 
 static void test_bad_requests(void **state)
