@@ -22,12 +22,15 @@ struct pool_slot {
     struct backend_conn *idle;      /* most recently used first */
     int nidle;
     int total;                      /* idle and in use */
+    struct pool_waiter *waiters;    /* FIFO: first out at the head */
+    struct pool_waiter *waiters_tail;
 };
 
 struct pool {
     struct loop *loop;
     const struct config *config;
     pool_event_fn on_event;
+    pool_free_fn on_free;
     struct pool_slot *slots;
     size_t nslots;
     size_t *balancer_base;          /* first slot of each balancer */
@@ -46,7 +49,7 @@ static struct pool_slot *slot_of(struct pool *p, const struct member *m)
 }
 
 struct pool *pool_create(struct loop *l, const struct config *c,
-                         pool_event_fn on_event)
+                         pool_event_fn on_event, pool_free_fn on_free)
 {
     struct pool *p = calloc(1, sizeof(*p));
     size_t i, n = 0;
@@ -56,6 +59,7 @@ struct pool *pool_create(struct loop *l, const struct config *c,
     p->loop = l;
     p->config = c;
     p->on_event = on_event;
+    p->on_free = on_free;
 
     p->balancer_base = calloc(c->nbalancers + 1, sizeof(size_t));
     if (p->balancer_base == NULL)
@@ -78,12 +82,39 @@ free_pool:
     return NULL;
 }
 
+static void waiter_unlink(struct pool_slot *s, struct pool_waiter *w)
+{
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        s->waiters = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    else
+        s->waiters_tail = w->prev;
+    w->next = w->prev = NULL;
+    w->queued = false;
+}
+
+/* A connection of slot s became free: the first waiter may go. */
+static void wake_waiter(struct pool *p, struct pool_slot *s)
+{
+    struct pool_waiter *w = s->waiters;
+
+    if (w == NULL)
+        return;
+    waiter_unlink(s, w);
+    p->on_free(w->owner);
+}
+
 static void conn_destroy(struct pool *p, struct backend_conn *b)
 {
     struct pool_slot *s = slot_of(p, b->member);
 
-    if (s != NULL)
+    if (s != NULL) {
         s->total--;
+        wake_waiter(p, s);
+    }
     loop_del(p->loop, &b->watch);
     close(b->watch.fd);
     b->next = p->free_conns;
@@ -325,6 +356,34 @@ void pool_release(struct pool *p, struct backend_conn *b, bool reusable)
         s->idle->prev = b;
     s->idle = b;
     s->nidle++;
+    wake_waiter(p, s);
+}
+
+void pool_wait(struct pool *p, struct pool_waiter *w)
+{
+    struct pool_slot *s = slot_of(p, w->member);
+
+    if (s == NULL || w->queued)
+        return;
+    w->next = NULL;
+    w->prev = s->waiters_tail;
+    if (s->waiters_tail != NULL)
+        s->waiters_tail->next = w;
+    else
+        s->waiters = w;
+    s->waiters_tail = w;
+    w->queued = true;
+}
+
+void pool_cancel_wait(struct pool *p, struct pool_waiter *w)
+{
+    struct pool_slot *s;
+
+    if (!w->queued)
+        return;
+    s = slot_of(p, w->member);
+    if (s != NULL)
+        waiter_unlink(s, w);
 }
 
 void pool_sweep(struct pool *p)

@@ -27,6 +27,19 @@ struct backend_conn;
 typedef void (*pool_event_fn)(void *owner, struct backend_conn *b,
                               uint32_t events);
 
+/* Called when a member that had all its max= connections in use has one
+ * free again, for the waiter queued first. Called from pool_release and
+ * idle-close events: the callee should defer its work to the loop turn. */
+typedef void (*pool_free_fn)(void *owner);
+
+/* A request waiting for a connection to a member at its max=. Embed it. */
+struct pool_waiter {
+    struct pool_waiter *next, *prev;
+    void *owner;
+    struct member *member;
+    bool queued;
+};
+
 struct backend_conn {
     struct loop_watch watch;
     struct pool *pool;
@@ -56,7 +69,7 @@ enum pool_result {
  * Returns NULL when memory is exhausted.
  */
 struct pool *pool_create(struct loop *l, const struct config *c,
-                         pool_event_fn on_event);
+                         pool_event_fn on_event, pool_free_fn on_free);
 
 /* Close every idle connection and free the pool. Connections in use must
  * have been released first. */
@@ -91,6 +104,18 @@ int pool_connect_result(struct backend_conn *b);
  * member allows reuse, b becomes idle; else it is closed.
  */
 void pool_release(struct pool *p, struct backend_conn *b, bool reusable);
+
+/*
+ * After POOL_FULL: queue w (owner and member set by the caller) until a
+ * connection of w->member is released or closed; then on_free(owner) is
+ * called once and w is off the queue. FIFO, as Apache's connection pool
+ * makes requests wait for a free connection when max= is reached.
+ */
+void pool_wait(struct pool *p, struct pool_waiter *w);
+
+/* Take w off its queue (timeout, connection closed); harmless when it is
+ * not queued. */
+void pool_cancel_wait(struct pool *p, struct pool_waiter *w);
 
 /* Close idle connections whose member's ttl= has passed. Called by the
  * worker once a second. */

@@ -442,10 +442,16 @@ static enum step attempt_begin(struct conn *c, unsigned flags)
     r = pool_acquire(c->worker->pool, c->member, c, flags, &c->be);
     switch (r) {
     case POOL_FULL:
-        log_msg(LOG_LEVEL_WARN, "proxy",
-                "%s: all its max=%d connections of this thread are busy",
+        log_msg(LOG_LEVEL_DEBUG, "proxy", "%s: all its max=%d connections "
+                "of this thread are busy; the request waits",
                 c->member->name, c->member->max_conns);
-        return local_reply(c, 503, false);
+        c->be = NULL;
+        c->waiter.owner = c;
+        c->waiter.member = c->member;
+        pool_wait(c->worker->pool, &c->waiter);
+        loop_timer_set(c->worker->loop, &c->timer,
+                       now_ms(c) + connect_timeout_ms(c));
+        return STEP_WAIT;
     case POOL_ERROR:
         return connect_failed(c, errno);
     case POOL_REUSED:
@@ -798,6 +804,9 @@ static enum step step_proxy(struct conn *c)
     struct backend_conn *be = c->be;
     enum step r;
 
+    if (be == NULL)
+        return STEP_WAIT;       /* queued for a connection (max=) */
+
     if (be->connecting) {
         int err;
 
@@ -1013,6 +1022,13 @@ static enum step proxy_timeout(struct conn *c)
 {
     int64_t deadline = c->last_progress_ms + io_timeout_ms(c);
 
+    if (c->waiter.queued) {
+        pool_cancel_wait(c->worker->pool, &c->waiter);
+        log_msg(LOG_LEVEL_WARN, "proxy", "%s: no connection free under "
+                "its max=%d within %d ms; answering 503", c->member->name,
+                c->member->max_conns, connect_timeout_ms(c));
+        return local_reply(c, 503, false);
+    }
     if (c->be != NULL && c->be->connecting)
         return connect_failed(c, ETIMEDOUT);
     if (deadline > now_ms(c)) {
@@ -1075,6 +1091,36 @@ void conn_start(struct conn *c)
     c->state = CONN_HEAD;
     loop_timer_set(c->worker->loop, &c->timer,
                    now_ms(c) + HEADER_TIMEOUT_MS);
+}
+
+void conn_on_pool_free(void *owner)
+{
+    struct conn *c = owner;
+
+    if (c->on_ready)
+        return;
+    c->on_ready = true;
+    c->ready_next = c->worker->ready;
+    c->worker->ready = c;
+}
+
+void conn_run_ready(struct proxy_worker *w)
+{
+    struct conn *c;
+
+    while ((c = w->ready) != NULL) {
+        enum step r;
+
+        w->ready = c->ready_next;
+        c->on_ready = false;
+        if (c->state != CONN_PROXY || c->be != NULL)
+            continue;
+        log_set_client(c->client_text);
+        r = attempt_begin(c, 0);
+        log_set_client(NULL);
+        if (r == STEP_AGAIN)
+            conn_run(c);
+    }
 }
 
 bool conn_close_if_idle(struct conn *c)

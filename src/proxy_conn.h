@@ -64,6 +64,8 @@ struct proxy_worker {
     struct conn *conns;             /* every open client connection */
     size_t nconns;
     struct conn *free_conns;
+    struct conn *ready;             /* waiters whose member has a free
+                                       connection: resumed at turn end */
     _Atomic bool shutdown_requested;
     bool stopping;                  /* shutdown seen by the loop */
     bool accept_paused;             /* out of file descriptors */
@@ -138,6 +140,9 @@ struct conn {
     int ntried;
 
     /* the back end of the current attempt */
+    struct pool_waiter waiter;      /* queued while the member is at max= */
+    struct conn *ready_next;
+    bool on_ready;
     struct backend_conn *be;
     bool be_reused;                 /* be served a request before */
     bool be_wrote;                  /* a write to be succeeded */
@@ -169,6 +174,12 @@ void conn_run(struct conn *c);
 /* Events on c's back-end connection (pool callback). */
 void conn_on_backend_event(void *owner, struct backend_conn *b,
                            uint32_t events);
+
+/* A connection of the member c waits for is free (pool callback). */
+void conn_on_pool_free(void *owner);
+
+/* Resume the connections conn_on_pool_free queued (end of a turn). */
+void conn_run_ready(struct proxy_worker *w);
 
 /* Close an idle client connection (shutdown); returns true if it was. */
 bool conn_close_if_idle(struct conn *c);

@@ -64,6 +64,16 @@ void conn_free(struct conn *c)
         c->be = NULL;
     }
     route_busy(c, false);
+    pool_cancel_wait(w->pool, &c->waiter);
+    if (c->on_ready) {
+        struct conn **pp = &w->ready;
+
+        while (*pp != NULL && *pp != c)
+            pp = &(*pp)->ready_next;
+        if (*pp == c)
+            *pp = c->ready_next;
+        c->on_ready = false;
+    }
     loop_timer_cancel(l, &c->timer);
     loop_del(l, &c->watch);
     close(c->watch.fd);
@@ -233,6 +243,7 @@ static void on_wake(struct loop *l, void *arg)
 
 static void on_turn(struct loop *l, void *arg)
 {
+    conn_run_ready(arg);
     log_flush();
     maybe_done(arg);
 }
@@ -268,7 +279,8 @@ struct proxy_worker *proxy_worker_create(const struct config *c, int index,
     w->loop = loop_create(on_wake, on_turn, w);
     if (w->loop == NULL)
         goto no_memory;
-    w->pool = pool_create(w->loop, c, conn_on_backend_event);
+    w->pool = pool_create(w->loop, c, conn_on_backend_event,
+                          conn_on_pool_free);
     if (w->pool == NULL)
         goto no_memory;
 

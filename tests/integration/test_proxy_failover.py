@@ -157,3 +157,24 @@ def test_failonstatus_puts_member_in_error(balancer, backends):
     for i in range(4):
         status, _, body, _ = get(bal.port, "/echo")
         assert status == 200
+
+
+def test_max_connections_queue(balancer, backends):
+    import threading
+    (b1,) = backends(1)
+    text = conf([b1], opts="max=1").replace("Workers 2", "Workers 1")
+    bal = balancer(text)
+    results = []
+
+    def one(i):
+        results.append(get(bal.port, "/slow?ms=300")[0])
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+    start = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(15)
+    assert results == [200] * 4
+    # one connection at a time: the four requests were served in turn
+    assert b1.accepts == 1
+    assert time.time() - start >= 1.1
