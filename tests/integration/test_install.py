@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -402,3 +403,70 @@ def test_default_configuration_checks():
     p = run(["build/balancer", "-t", "-f", "packaging/balancer.conf"])
     assert p.returncode == 0 and "Syntax OK" in p.stdout + p.stderr, \
         p.stdout + p.stderr
+
+
+# --- the deploy guide's configurations, run ------------------------------
+
+def live_conf(block, backends):
+    """A deploy.md block made to run here: the guide's back-end addresses
+    replaced by the PHP back ends', port 80 and the log paths by the
+    fixture's placeholders."""
+    text = re.sub(r"^Listen 80$", "Listen 127.0.0.1:@PORT@", block,
+                  flags=re.M)
+    text = text.replace("http://192.168.1.10", backends[0].url)
+    text = text.replace("http://192.168.1.25", backends[1].url)
+    text = text.replace("/var/log/balancer/error.log", "@ERRORLOG@")
+    text = text.replace("/var/log/balancer/access.log", "@ACCESSLOG@")
+    assert "@PORT@" in text and "192.168.1." not in text, text
+    return text
+
+
+@pytest.mark.parametrize("block", deploy_blocks())
+def test_deploy_guide_configuration_keeps_users_on_their_back_end(
+        block, balancer, php_app):
+    """Each front-end configuration of docs/deploy.md, on two PHP back ends
+    (which set BALANCEID the guide's way unless the block has balancer
+    insert it): a logged-in user stays on one back end, and the access
+    log explains it as section 8 says."""
+    import http.cookiejar
+    import json
+    import urllib.parse
+    import urllib.request
+
+    insert = "stickysessioninsert=On" in block
+    explain = "decision=" in block
+    backends = php_app(2, set_route=not insert)
+    conf = live_conf(block, backends)
+    if explain:                     # section 8: "set LogLevel debug"
+        conf = conf.replace("LogLevel warn", "LogLevel debug")
+    b = balancer(conf)
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(jar))
+    login = urllib.parse.urlencode({"user": "alice",
+                                    "password": "demo"}).encode()
+    first = json.load(opener.open(b.url + "/api.php", login, timeout=10))
+    assert first["user"] == "alice"
+    for i in range(1, 11):
+        r = json.load(opener.open(b.url + "/api.php", timeout=10))
+        assert r["backend"] == first["backend"], r
+        assert r["counter"] == i, r
+    assert any(c.name == "BALANCEID" for c in jar)
+
+    if explain:
+        lines = []
+        for _ in range(50):         # the access log is written per turn
+            lines = b.access().splitlines()
+            if len(lines) >= 11:
+                break
+            time.sleep(0.1)
+        assert len(lines) == 11, lines
+        assert "decision=lbmethod" in lines[0]
+        for line in lines[1:]:
+            assert "decision=sticky" in line, line
+            assert "worker_route=%s" % first["backend"] in line, line
+        debug = [ln for ln in b.errors().splitlines()
+                 if "[proxy_balancer:debug]" in ln]
+        assert "no sticky value for BALANCEID" in debug[0], debug
+        assert "-> sticky" in debug[-1], debug
