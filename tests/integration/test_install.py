@@ -158,6 +158,15 @@ def test_man_page_renders_with_man():
         assert re.search(r"^%s$" % section, text, re.M), section
 
 
+def test_versions_agree():
+    """The Makefile, debian/changelog and balancer(8) name one version."""
+    version = make_version()
+    with open(MAN) as f:
+        assert '"balancer %s"' % version in f.read()
+    p = check(["dpkg-parsechangelog", "-S", "Version"])
+    assert p.stdout.strip() == version
+
+
 def test_man_warnings_would_be_seen(tmp_path):
     """The two checks above can fail: a page with a bad request warns."""
     bad = tmp_path / "bad.8"
