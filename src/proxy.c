@@ -730,6 +730,7 @@ static enum step read_response_head(struct conn *c)
 static enum step response_done(struct conn *c)
 {
     bool reusable = c->msg->res.info.keep_alive && c->reqp.done &&
+                    !c->be->rdhup &&
                     !c->resp.tunnel && c->resp.ready == c->bin_len &&
                     c->bhead_sent == c->bhead_len &&
                     c->reqp.pos == c->reqp.ready;
