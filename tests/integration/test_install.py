@@ -6,8 +6,9 @@ front-end configuration shown in docs/deploy.md and examples/ checked with
 `balancer -t`.
 
 The packaging does not depend on which binary the other integration tests
-run, so these tests run once, in the run on build/balancer; in the ASan run
-($BALANCER_BIN set) they are skipped, with that reason.
+run, so those tests run once, in the run on build/balancer; in the ASan
+run ($BALANCER_BIN set) they are skipped, with that reason. The deploy
+guide's configurations run live on the binary under test in both runs.
 """
 import glob
 import os
@@ -21,7 +22,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
-pytestmark = pytest.mark.skipif(
+# Marks the tests that run once, in the run on build/balancer.
+once = pytest.mark.skipif(
     bool(os.environ.get("BALANCER_BIN")),
     reason="packaging is tested in the run on build/balancer, not the "
            "ASan run")
@@ -66,6 +68,7 @@ def staged(tmp_path_factory):
     return dest
 
 
+@once
 def test_install_lays_out_the_files(staged):
     for rel, mode in EXPECTED_FILES.items():
         path = os.path.join(staged, rel)
@@ -82,6 +85,7 @@ def test_install_lays_out_the_files(staged):
         "~@privileged", ""), "a placeholder was left in the unit"
 
 
+@once
 def test_install_default_prefix_is_usr_local(tmp_path):
     check(["make", "install", "DESTDIR=%s" % tmp_path])
     assert os.path.isfile(tmp_path / "usr/local/sbin/balancer")
@@ -91,12 +95,14 @@ def test_install_default_prefix_is_usr_local(tmp_path):
     assert "ExecStart=/usr/local/sbin/balancer -f" in unit
 
 
+@once
 def test_installed_binary_checks_installed_configuration(staged):
     p = check([os.path.join(staged, "usr/sbin/balancer"), "-t", "-f",
                os.path.join(staged, "etc/balancer/balancer.conf")])
     assert "Syntax OK" in p.stdout + p.stderr
 
 
+@once
 def test_install_keeps_a_changed_configuration(tmp_path):
     check(["make", "install", "DESTDIR=%s" % tmp_path])
     conf = tmp_path / "etc/balancer/balancer.conf"
@@ -106,6 +112,7 @@ def test_install_keeps_a_changed_configuration(tmp_path):
     assert (tmp_path / "etc/balancer/balancer.conf.new").is_file()
 
 
+@once
 def test_uninstall_removes_what_install_put(tmp_path):
     check(["make", "install", "DESTDIR=%s" % tmp_path, "PREFIX=/usr"])
     check(["make", "uninstall", "DESTDIR=%s" % tmp_path, "PREFIX=/usr"])
@@ -115,6 +122,7 @@ def test_uninstall_removes_what_install_put(tmp_path):
     assert not (tmp_path / "etc/balancer").exists()
 
 
+@once
 def test_uninstall_keeps_a_changed_configuration(tmp_path):
     check(["make", "install", "DESTDIR=%s" % tmp_path])
     conf = tmp_path / "etc/balancer/balancer.conf"
@@ -124,6 +132,7 @@ def test_uninstall_keeps_a_changed_configuration(tmp_path):
     assert not (tmp_path / "usr/local/sbin/balancer").exists()
 
 
+@once
 def test_logrotate_accepts_the_installed_file(staged, tmp_path):
     p = check(["logrotate", "-d", "-s", str(tmp_path / "state"),
                os.path.join(staged, "etc/logrotate.d/balancer")])
@@ -137,6 +146,7 @@ def test_logrotate_accepts_the_installed_file(staged, tmp_path):
 MAN = os.path.join(ROOT, "packaging", "balancer.8")
 
 
+@once
 def test_man_page_has_no_groff_warnings():
     p = run(["groff", "-ww", "-man", "-z", MAN])
     assert p.returncode == 0 and p.stderr == "", p.stderr
@@ -150,6 +160,7 @@ def render_man(path, width=80):
     return p.returncode, re.sub(r".\x08", "", p.stdout), p.stderr
 
 
+@once
 def test_man_page_renders_with_man():
     rc, text, warnings = render_man(MAN)
     assert rc == 0 and warnings == "", warnings
@@ -158,6 +169,7 @@ def test_man_page_renders_with_man():
         assert re.search(r"^%s$" % section, text, re.M), section
 
 
+@once
 def test_versions_agree():
     """The Makefile, debian/changelog and balancer(8) name one version."""
     version = make_version()
@@ -167,6 +179,7 @@ def test_versions_agree():
     assert p.stdout.strip() == version
 
 
+@once
 def test_man_warnings_would_be_seen(tmp_path):
     """The two checks above can fail: a page with a bad request warns."""
     bad = tmp_path / "bad.8"
@@ -215,6 +228,7 @@ def man_text():
     return text
 
 
+@once
 def test_man_page_covers_every_documented_directive():
     names = documented_directives()
     assert len(names) >= 15, "too few directives found in the docs: %s" % \
@@ -225,6 +239,7 @@ def test_man_page_covers_every_documented_directive():
     assert not missing, "balancer(8) describes no %s" % missing
 
 
+@once
 def test_man_page_covers_every_documented_parameter():
     names = documented_parameters()
     assert len(names) >= 15, sorted(names)
@@ -234,6 +249,7 @@ def test_man_page_covers_every_documented_parameter():
     assert not missing, "balancer(8) describes no %s=" % missing
 
 
+@once
 def test_man_page_covers_every_option():
     """Every option in the usage message is in the man page."""
     p = run(["build/balancer", "-h"])
@@ -248,6 +264,7 @@ def test_man_page_covers_every_option():
 
 # --- the systemd unit ---------------------------------------------------
 
+@once
 def test_unit_passes_systemd_analyze_verify(staged, tmp_path):
     """systemd-analyze verify needs the unit's programs at their paths;
     the staged binary is not in /usr/sbin, so a copy of the unit that
@@ -266,6 +283,7 @@ def test_unit_passes_systemd_analyze_verify(staged, tmp_path):
     assert p.returncode == 0 and p.stderr == "", p.stderr
 
 
+@once
 def test_unit_is_hardened(staged):
     unit = os.path.join(staged, "lib/systemd/system/balancer.service")
     p = check(["systemd-analyze", "security", "--offline=yes", unit])
@@ -273,6 +291,7 @@ def test_unit_is_hardened(staged):
     assert m and float(m.group(1)) <= 3.0, p.stdout[-400:]
 
 
+@once
 def test_unit_checks_the_configuration_before_start_and_reload(staged):
     unit = os.path.join(staged, "lib/systemd/system/balancer.service")
     with open(unit) as f:
@@ -297,6 +316,7 @@ def deb():
     return debs[0]
 
 
+@once
 def test_deb_lists_the_files(deb):
     listing = check(["dpkg", "-c", deb]).stdout
     for path in ("./usr/sbin/balancer", "./lib/systemd/system/balancer.service",
@@ -308,6 +328,7 @@ def test_deb_lists_the_files(deb):
             "%s not in the package:\n%s" % (path, listing)
 
 
+@once
 def test_deb_marks_the_configuration_as_conffile(deb, tmp_path):
     check(["dpkg-deb", "-e", deb, str(tmp_path / "control")])
     conffiles = (tmp_path / "control/conffiles").read_text().split()
@@ -325,6 +346,7 @@ def package_installed():
     return p.returncode == 0 and "installed" in p.stdout
 
 
+@once
 def test_deb_installs_and_purges(deb):
     """dpkg -i, use it, dpkg -r, dpkg --purge, on this machine.
 
@@ -386,10 +408,12 @@ def deploy_blocks():
                                            re.M)]
 
 
+@once
 def test_deploy_guide_has_front_end_configurations():
     assert len(deploy_blocks()) >= 2
 
 
+@once
 @pytest.mark.parametrize("block", deploy_blocks())
 def test_deploy_guide_configuration_checks(block, tmp_path):
     conf = tmp_path / "front.conf"
@@ -400,6 +424,7 @@ def test_deploy_guide_configuration_checks(block, tmp_path):
     assert "Syntax OK" in p.stdout + p.stderr
 
 
+@once
 @pytest.mark.parametrize("name", ["processmaker.conf"])
 def test_example_configuration_checks(name):
     p = run(["build/balancer", "-t", "-f",
@@ -408,6 +433,7 @@ def test_example_configuration_checks(name):
         p.stdout + p.stderr
 
 
+@once
 def test_default_configuration_checks():
     p = run(["build/balancer", "-t", "-f", "packaging/balancer.conf"])
     assert p.returncode == 0 and "Syntax OK" in p.stdout + p.stderr, \
