@@ -217,9 +217,15 @@ def documented_directives():
 
 def documented_parameters():
     """Every balancer and member parameter in the parameter tables
-    (src/config*.c)."""
-    return set(re.findall(r'^\s*\{ "([a-z]+)", set_\w+ \}', config_source(),
-                          re.M))
+    (src/config*.c) and in docs/configuration.md's tables."""
+    names = set(re.findall(r'^\s*\{ "([a-z]+)", set_\w+ \}',
+                           config_source(), re.M))
+    path = os.path.join(ROOT, "docs", "configuration.md")
+    if os.path.exists(path):
+        with open(path) as f:
+            names |= set(re.findall(r"^\|\s*`([a-z]+)`\s*\|", f.read(),
+                                    re.M))
+    return names
 
 
 def man_text():
