@@ -203,6 +203,32 @@ fail:
     return -1;
 }
 
+/*
+ * SO_REUSEPORT would let a second process share the port silently (and
+ * take half the connections). Bind once without it first, as Apache
+ * would, so that a port in use is an error at start-up.
+ */
+static int listener_probe(const struct listener_config *lc, char *err,
+                          size_t errsize)
+{
+    int one = 1;
+    int fd = socket(lc->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&lc->addr, lc->addrlen) < 0)
+        goto close_fd;
+    close(fd);
+    return 0;
+
+close_fd:
+    close(fd);
+fail:
+    snprintf(err, errsize, "Listen %s: %s", lc->text, strerror(errno));
+    return -1;
+}
+
 static void listeners_close(struct proxy_worker *w)
 {
     size_t i;
@@ -293,6 +319,8 @@ struct proxy_worker *proxy_worker_create(const struct config *c, int index,
         li->worker = w;
         li->config = &c->listeners[i];
         li->watch.fd = -1;
+        if (index == 0 && listener_probe(li->config, err, errsize) < 0)
+            goto free_worker;
         if (listener_open(li, err, errsize) < 0)
             goto free_worker;
         w->nlisteners++;
