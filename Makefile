@@ -45,7 +45,7 @@ DEPS := gcc make libcmocka-dev php-cli apache2 python3-pytest \
 all: build/balancer
 
 build/balancer: $(OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 build/obj/%.o: src/%.c | build/obj
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
