@@ -696,8 +696,8 @@ static enum step read_response_head(struct conn *c)
                 drop_backend(c, false);
                 return local_reply(c, 502, true);
             }
-            if (n > 0 && c->msg->res.status >= 100 && c->msg->res.status < 200 &&
-                c->msg->res.status != 101) {
+            if (n > 0 && c->msg->res.status >= 100 &&
+                c->msg->res.status < 200 && c->msg->res.status != 101) {
                 response_interim(c, (size_t)n);
                 continue;
             }
@@ -917,10 +917,12 @@ static enum step step_head(struct conn *c)
 
         if (h > 0)
             return request_begin(c, (size_t)h);
-        if (h == HTTP1_ERROR)
-            return head_error(c, c->msg->req.error_status ?
-                              c->msg->req.error_status : 400,
-                              c->msg->req.error ? c->msg->req.error : "malformed");
+        if (h == HTTP1_ERROR) {
+            const struct http1_request *r = &c->msg->req;
+
+            return head_error(c, r->error_status ? r->error_status : 400,
+                              r->error ? r->error : "malformed");
+        }
         if (c->in_len == LOOP_BUF_SIZE) {
             bool line_done = memchr(c->in, '\n', c->in_len) != NULL;
 
