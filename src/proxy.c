@@ -1128,8 +1128,16 @@ void conn_run_ready(struct proxy_worker *w)
 
 bool conn_close_if_idle(struct conn *c)
 {
-    if (c->state != CONN_HEAD || c->in_len > 0)
+    int64_t soon = now_ms(c) + 1000;
+
+    if (c->state != CONN_HEAD)
         return false;
-    conn_free(c);
-    return true;
+    if (c->in_len == 0) {
+        conn_free(c);
+        return true;
+    }
+    /* A head on its way gets a second to arrive, not HEADER_TIMEOUT. */
+    if (c->timer.deadline_ms > soon)
+        loop_timer_set(c->worker->loop, &c->timer, soon);
+    return false;
 }

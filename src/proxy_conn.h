@@ -181,7 +181,8 @@ void conn_on_pool_free(void *owner);
 /* Resume the connections conn_on_pool_free queued (end of a turn). */
 void conn_run_ready(struct proxy_worker *w);
 
-/* Close an idle client connection (shutdown); returns true if it was. */
+/* At shutdown: close c if it is idle between requests (returns true);
+ * a request head being received gets a second more. */
 bool conn_close_if_idle(struct conn *c);
 
 /* ---- proxy_worker.c -------------------------------------------------- */
