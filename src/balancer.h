@@ -32,6 +32,50 @@
 #define MAX_FAILONSTATUS 16
 
 struct balancer;
+struct hc_cond;
+
+/* mod_proxy_hcheck's hcmethod= (health.h runs the checks). The "11"
+ * kinds send HTTP/1.1, the others HTTP/1.0, as Apache 2.4 does. */
+enum hc_method {
+    HC_METHOD_NONE = 0,     /* no active checks (Apache's default) */
+    HC_METHOD_TCP,          /* connect only */
+    HC_METHOD_OPTIONS,
+    HC_METHOD_HEAD,
+    HC_METHOD_GET,
+    HC_METHOD_OPTIONS11,
+    HC_METHOD_HEAD11,
+    HC_METHOD_GET11
+};
+
+/* Which fields of a struct member_hc were written in the configuration. */
+#define HC_SET_METHOD    (1u << 0)
+#define HC_SET_URI       (1u << 1)
+#define HC_SET_INTERVAL  (1u << 2)
+#define HC_SET_PASSES    (1u << 3)
+#define HC_SET_FAILS     (1u << 4)
+#define HC_SET_EXPR      (1u << 5)
+#define HC_SET_SLOWSTART (1u << 6)
+
+/*
+ * Health-check settings of a member (hc* parameters, slowstart=) or, in
+ * struct balancer, the ProxySet defaults for its members. When the
+ * configuration is loaded a member's settings are resolved: its own value,
+ * else its hctemplate='s, else its balancer's, else the default; after
+ * that every field of a member's hc is final and set is all ones.
+ */
+struct member_hc {
+    unsigned set;               /* HC_SET_* written here */
+    int method;                 /* enum hc_method, default NONE */
+    char *uri;                  /* hcuri=, appended to the member's path;
+                                   NULL or "": the path itself, or "/" */
+    int interval_ms;            /* hcinterval=, default 30 s */
+    int passes;                 /* hcpasses=, default 1 */
+    int fails;                  /* hcfails=, default 1 */
+    char *expr;                 /* hcexpr= condition name, NULL: none */
+    char *template_name;        /* hctemplate=, NULL: none */
+    int slowstart_ms;           /* slowstart= (ours), default 0: off */
+    const struct hc_cond *cond; /* hcexpr resolved; NULL: 2xx or 3xx */
+};
 
 struct member {
     struct balancer *balancer;
@@ -57,6 +101,7 @@ struct member {
     int max_conns;              /* max=, per worker thread, 0: no limit */
     int ttl_ms;                 /* ttl=, idle pooled connections, 0: none */
     bool disablereuse;          /* disablereuse=On: no pooling */
+    struct member_hc hc;        /* health checks, slow start (resolved) */
 
     /* runtime, shared by all threads */
     _Atomic unsigned status;    /* MEMBER_* flags */
@@ -68,6 +113,27 @@ struct member {
     _Atomic uint64_t bytes_in;  /* bytes read from the back end */
     _Atomic uint64_t errors;    /* failed attempts */
     int64_t lbstatus;           /* lbmethod state, under balancer->lock */
+
+    /*
+     * Health, runtime (health.c writes them; anyone may read them):
+     * hc_last_status is the HTTP status of the last check (0 before the
+     * first, for TCP checks, or when no status was read); hc_last_check_ms
+     * the monotonic ms when it ended (0: none yet); the consecutive counts
+     * reset each other; hc_last_cause a static string ("ok", "connection
+     * refused", "timeout", "unexpected status", "expression failed", ...)
+     * that never needs freeing. MEMBER_HC_FAILED in status is the state.
+     */
+    _Atomic int hc_last_status;
+    _Atomic int64_t hc_last_check_ms;
+    _Atomic int hc_consecutive_fails;
+    _Atomic int hc_consecutive_passes;
+    _Atomic(const char *) hc_last_cause;
+    _Atomic bool hc_urgent;     /* passive failure: check it now */
+    _Atomic uint32_t down_gen;  /* +1 each time m goes down (error or
+                                   HC failed): pools close idle
+                                   connections opened before */
+    _Atomic int64_t up_since_ms;    /* when m came back, for slowstart;
+                                       0: not ramping up */
 };
 
 enum lbmethod_kind {
@@ -97,6 +163,7 @@ struct balancer {
      * itself when a response starts or changes a route and lacks it.
      */
     bool sticky_insert;
+    struct member_hc hc;        /* ProxySet hc*= / slowstart= defaults */
 
     struct member **members;
     size_t nmembers;
