@@ -591,6 +591,14 @@ class Bench:
         self.results["profile_dso"] = [
             l.rstrip() for l in done.stdout.splitlines()
             if l.strip() and not l.startswith("#")][:8]
+        argv = argv[:-4] + ["--dsos", "%s,libc.so.6" % os.path.basename(
+            BALANCER), "--sort", "dso,symbol", "-g", "none"]
+        done = subprocess.run(argv, capture_output=True, text=True,
+                              timeout=120)
+        self.results["profile_user"] = [
+            re.sub(r"(\s+-)+\s*$", "", l)
+            for l in done.stdout.splitlines()
+            if l.strip() and not l.startswith("#")][:25]
 
     # ---- the whole run
 
@@ -918,7 +926,9 @@ def profile_section(res):
             "drives 64 keep-alive connections; self time by function "
             "(entries of 0.7 % and more):", "", "```"] + p + ["```", "",
             "Self time by object:", "", "```"] + \
-        res.get("profile_dso", []) + ["```", ""]
+        res.get("profile_dso", []) + ["```", "",
+            "User space only (balancer and libc), share of the whole "
+            "profile:", "", "```"] + res.get("profile_user", []) + ["```", ""]
 
 
 def targets_section(res):
