@@ -35,11 +35,15 @@ FUZZ_SMOKE_SECONDS ?= 10
 
 PYTHON  := /usr/bin/python3
 
-# Debian packages the build, the tests and the demo need.
+# Debian packages the demo needs, and those the tests need on top.
+# (DEMO_DEPS is expanded late: it takes the -dev libraries that mk/*.mk
+# add to DEPS for the build itself.)
+DEMO_DEPS = gcc make php-cli curl \
+            $(filter-out libcmocka-dev libclang-rt-14-dev,$(filter lib%-dev,$(DEPS)))
 DEPS := gcc make libcmocka-dev php-cli apache2 python3-pytest \
         python3-websocket curl clang libclang-rt-14-dev
 
-.PHONY: all asan deps test unit unit-asan integration integration-asan \
+.PHONY: all asan deps demo-deps install-packages test unit unit-asan integration integration-asan \
         demo fuzz fuzz-smoke clean
 
 all: build/balancer
@@ -75,7 +79,13 @@ build/obj build/asan/obj build/tests build/asan/tests build/fuzz:
 # Install the Debian packages that are missing (as root; apt-get update
 # once first). Does nothing when everything is there.
 deps:
-	@missing=""; for p in $(DEPS); do \
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEPS)"
+
+demo-deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEMO_DEPS)"
+
+install-packages:
+	@missing=""; for p in $(PACKAGES); do \
 	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
@@ -115,7 +125,7 @@ test: deps
 	$(MAKE) integration-asan
 	$(MAKE) integration
 
-demo: deps
+demo: demo-deps
 	$(MAKE) all
 	examples/demo.sh
 

@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "health.h"
+#include "location.h"
 
 const char config_out_of_memory[] = "out of memory";
 
@@ -123,6 +125,8 @@ static const char *section_name(enum section_kind kind)
         return "VirtualHost";
     case SECTION_IFMODULE:
         return "IfModule";
+    case SECTION_LOCATION:
+        return "Location";
     }
     return "?";
 }
@@ -144,6 +148,8 @@ enum place config_current_place(struct parser *p)
 
     if (s == NULL)
         return IN_MAIN;
+    if (s->kind == SECTION_LOCATION)
+        return IN_LOCATION;
     return s->kind == SECTION_PROXY ? IN_PROXY : IN_VHOST;
 }
 
@@ -234,6 +240,14 @@ static int push_section(struct parser *p, enum section_kind kind, bool skip,
     return 0;
 }
 
+int config_push_location(struct parser *p, size_t index)
+{
+    if (push_section(p, SECTION_LOCATION, false, NULL) < 0)
+        return -1;
+    p->sections[p->nsections - 1].location = index;
+    return 0;
+}
+
 static int open_proxy(struct parser *p, int argc, char **argv)
 {
     struct balancer *b;
@@ -253,7 +267,7 @@ static int open_proxy(struct parser *p, int argc, char **argv)
     return push_section(p, SECTION_PROXY, false, b);
 }
 
-/* We serve one virtual host: the directives inside apply globally. */
+/* A virtual host: see config_vhost.c for what is its own. */
 static int open_vhost(struct parser *p, int argc, char **argv)
 {
     enum place place = config_current_place(p);
@@ -264,11 +278,9 @@ static int open_vhost(struct parser *p, int argc, char **argv)
     if (argc == 0)
         return fail(p, "<VirtualHost>: expected <VirtualHost ADDR:PORT "
                     "...>, found no address");
-    if (p->vhost_seen)
-        return fail(p, "a second <VirtualHost> is not supported yet (one "
-                    "virtual host is served)");
-    p->vhost_seen = true;
-    return push_section(p, SECTION_VHOST, false, NULL);
+    if (push_section(p, SECTION_VHOST, false, NULL) < 0)
+        return -1;
+    return config_vhost_open(p, argc, argv);
 }
 
 static int open_ifmodule(struct parser *p, int argc, char **argv)
@@ -290,7 +302,7 @@ static int open_ifmodule(struct parser *p, int argc, char **argv)
 
 /* Apache sections we know and do not implement yet. */
 static const char *const unsupported_sections[] = {
-    "Location", "LocationMatch", "Directory", "DirectoryMatch", "Files",
+    "LocationMatch", "Directory", "DirectoryMatch", "Files",
     "FilesMatch", "ProxyMatch", "If", "ElseIf", "Else", "IfDefine",
     "IfVersion", "IfFile", "IfDirective", "IfSection", "Limit",
     "LimitExcept", "Macro", "RequireAll", "RequireAny", "RequireNone",
@@ -310,6 +322,8 @@ static int open_section(struct parser *p, char *name, char *rest)
         rc = open_vhost(p, argc, argv);
     else if (strcasecmp(name, "IfModule") == 0)
         rc = open_ifmodule(p, argc, argv);
+    else if (strcasecmp(name, "Location") == 0)
+        rc = config_open_location(p, argc, argv);
     else if (config_in_list(unsupported_sections, name))
         rc = fail(p, "<%s> sections are not supported yet", name);
     else
@@ -330,6 +344,8 @@ static int close_section(struct parser *p, const char *name, int file_base)
                     "</%s>", section_name(top->kind),
                     section_name(top->kind), top->line, name);
     p->nsections--;
+    if (top->kind == SECTION_VHOST)
+        return config_vhost_close(p);
     return 0;
 }
 
@@ -747,11 +763,20 @@ static int finish(struct parser *p, int last_line)
 
     if (check_balancers(p) < 0)
         return -1;
+    if (health_config_finish(c, p->err, p->errsize) < 0)
+        return config_fail_at(p, c->file, last_line, "%s",
+                              config_out_of_memory);
+    if (health_config_finish(c, p->err, p->errsize) < 0)
+        return config_fail_at(p, c->file, last_line, "%s",
+                              config_out_of_memory);
     if (c->nlisteners == 0)
         return config_fail_at(p, c->file, last_line, "no Listen directive: "
                               "expected at least one Listen [ADDR:]PORT");
     if (resolve_access_logs(p) < 0)
         return -1;
+    if (config_vhosts_finish(p, last_line) < 0)
+        return -1;
+    config_check_locations(p);
 
     if (!p->proxy_timeout_set)
         c->proxy_timeout_ms = c->timeout_ms;
@@ -817,6 +842,7 @@ static void parser_done(struct parser *p)
     free(p->files);
     free(p->bnotes);
     free(p->lnotes);
+    free(p->vnotes);
 }
 
 static void parser_init(struct parser *p, const struct config_options *opt,
@@ -895,6 +921,7 @@ void config_free(struct config *c)
     for (i = 0; i < c->nlisteners; i++)
         free(c->listeners[i].text);
     free(c->listeners);
+    config_vhosts_free(c);
 
     for (i = 0; i < c->npasses; i++) {
         free(c->passes[i].path);
@@ -912,6 +939,9 @@ void config_free(struct config *c)
     for (i = 0; i < c->nbalancers; i++)
         balancer_free(c->balancers[i]);
     free(c->balancers);
+    health_config_free(c->health);
+    health_config_free(c->health);
+    location_free_all(c->locations, c->nlocations);
 
     for (i = 0; i < c->nformats; i++) {
         log_format_free(c->formats[i]);

@@ -17,6 +17,8 @@
 #include "http1.h"
 #include "log.h"
 
+struct location;                    /* location.h */
+
 struct listener_config {
     char *text;                     /* as written: "127.0.0.1:8080" */
     struct sockaddr_storage addr;
@@ -62,6 +64,9 @@ struct config {
 
     struct balancer **balancers;    /* named and anonymous */
     size_t nbalancers;
+
+    struct location *locations;     /* <Location> sections, in order */
+    size_t nlocations;
 
     bool preserve_host;             /* ProxyPreserveHost */
     bool add_headers;               /* ProxyAddHeaders, default On */
