@@ -42,7 +42,8 @@ command -v php >/dev/null || die "php not found: apt-get install php-cli"
 # Say who holds a port, when we can tell.
 port_owner() {
     if command -v ss >/dev/null; then
-        ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p'
+        ss -Hltnp "sport = :$1" 2>/dev/null |
+            sed -n 's/.*users:((\(.*\)))/\1/p' | head -n 1
     fi
 }
 
@@ -145,16 +146,26 @@ balancer demo, mode: $MODE
   Watch       tail -f $RUN/access.log
               member= the back end chosen   route= the route the request
               asked for (from its BALANCEID cookie, "-" when none)
-              decision= sticky (route followed), lbmethod (no route:
-              byrequests chose), failover (route's back end unusable)
+              decision= sticky    the route was followed
+                        lbmethod  no route: byrequests chose
+                        failover  the route's back end is unusable (in
+                                  error, disabled) or names no member
+                        retry     a try failed (e.g. connection refused)
+                                  and another member took the request
+                        redirect  the route's member redirects (redirect=)
+                        standby   only a hot standby member was left
               Error log: $RUN/error.log (DEMO_LOGLEVEL=debug: one line
-              per balancing decision)
+              per balancing decision; Apache's "Found value (null) for
+              stickysession BALANCEID" reads there as "no sticky value
+              for BALANCEID (no cookie, no URL parameter)")
 
   With curl   rm -f $JAR
               curl -s -c $JAR -b $JAR -d user=alice -d password=demo $URL/api.php
               for i in 1 2 3 4 5; do curl -s -c $JAR -b $JAR $URL/api.php; done
               (the same "backend" every time and "counter" 1..5; without
-              -b $JAR requests alternate between server1 and server2)
+              -b $JAR there is no route: byrequests shares the requests
+              between server1 and server2, counting the sticky ones too,
+              as Apache does, so the first few may all go to one)
 
   Stop        Ctrl-C stops balancer and both PHP servers.
 
