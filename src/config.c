@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "location.h"
 #include "health.h"
 #include "location.h"
 
@@ -248,6 +249,14 @@ int config_push_location(struct parser *p, size_t index)
     return 0;
 }
 
+int config_push_location(struct parser *p, size_t index)
+{
+    if (push_section(p, SECTION_LOCATION, false, NULL) < 0)
+        return -1;
+    p->sections[p->nsections - 1].location = index;
+    return 0;
+}
+
 static int open_proxy(struct parser *p, int argc, char **argv)
 {
     struct balancer *b;
@@ -322,6 +331,8 @@ static int open_section(struct parser *p, char *name, char *rest)
         rc = open_vhost(p, argc, argv);
     else if (strcasecmp(name, "IfModule") == 0)
         rc = open_ifmodule(p, argc, argv);
+    else if (strcasecmp(name, "Location") == 0)
+        rc = config_open_location(p, argc, argv);
     else if (strcasecmp(name, "Location") == 0)
         rc = config_open_location(p, argc, argv);
     else if (config_in_list(unsupported_sections, name))
@@ -774,6 +785,7 @@ static int finish(struct parser *p, int last_line)
                               "expected at least one Listen [ADDR:]PORT");
     if (resolve_access_logs(p) < 0)
         return -1;
+    config_check_locations(p);
     if (config_vhosts_finish(p, last_line) < 0)
         return -1;
     config_check_locations(p);
@@ -939,6 +951,7 @@ void config_free(struct config *c)
     for (i = 0; i < c->nbalancers; i++)
         balancer_free(c->balancers[i]);
     free(c->balancers);
+    location_free_all(c->locations, c->nlocations);
     health_config_free(c->health);
     health_config_free(c->health);
     location_free_all(c->locations, c->nlocations);

@@ -616,7 +616,10 @@ static const struct directive directives[] = {
     { "ProxySet", "[balancer://NAME] key=value ...", 1, -1, IN_ANY,
       do_proxy_set },
     { "ProxyTimeout", "SECONDS", 1, 1, IN_SERVER, do_proxy_timeout },
+    { "Require", "all granted|denied | local | ip ADDR|NET ...", 1, -1,
+      IN_LOCATION, config_do_require },
     { "ServerName", "NAME[:PORT]", 1, 1, IN_SERVER, do_server_name },
+    { "SetHandler", "NAME|None", 1, 1, IN_LOCATION, config_do_set_handler },
     { "Timeout", "SECONDS", 1, 1, IN_SERVER, do_timeout },
     { "Workers", "NUMBER", 1, 1, IN_MAIN, do_workers },
     { NULL, NULL, 0, 0, 0, NULL }
@@ -633,7 +636,7 @@ static const char *const apache_directives[] = {
     "ProxyReceiveBufferSize", "ProxyHCExpr", "ProxyHCTemplate",
     "ProxyHCTPsize", "BalancerPersist", "BalancerInherit",
     "BalancerGrowth", "SSLEngine", "SSLProxyEngine", "SSLCertificateFile",
-    "SSLCertificateKeyFile", "SetHandler", "Require", "Order", "Allow",
+    "SSLCertificateKeyFile", "Order", "Allow",
     "Deny", "Define", "Mutex", "ErrorDocument", "Alias", "Redirect",
     NULL
 };
@@ -664,7 +667,8 @@ static int fail_unknown(struct parser *p, const char *name)
 const char *config_place_name(enum place place)
 {
     return place == IN_PROXY ? "inside <Proxy>"
-           : place == IN_VHOST ? "inside <VirtualHost>" : "at top level";
+           : place == IN_VHOST ? "inside <VirtualHost>"
+           : place == IN_LOCATION ? "inside <Location>" : "at top level";
 }
 
 int config_run_directive(struct parser *p, int argc, char **argv)

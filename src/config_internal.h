@@ -39,13 +39,16 @@
 enum place {
     IN_MAIN = 1 << 0,       /* top level */
     IN_VHOST = 1 << 1,      /* inside <VirtualHost> */
-    IN_PROXY = 1 << 2       /* inside <Proxy balancer://NAME> */
+    IN_PROXY = 1 << 2,      /* inside <Proxy balancer://NAME> */
+    IN_LOCATION = 1 << 3    /* inside <Location PATH> */
 };
 
 #define IN_SERVER (IN_MAIN | IN_VHOST)
 #define IN_ANY (IN_MAIN | IN_VHOST | IN_PROXY)
 
-enum section_kind { SECTION_PROXY, SECTION_VHOST, SECTION_IFMODULE };
+enum section_kind {
+    SECTION_PROXY, SECTION_VHOST, SECTION_IFMODULE, SECTION_LOCATION
+};
 
 struct section {
     enum section_kind kind;
@@ -53,6 +56,7 @@ struct section {
     int line;
     bool skip;                  /* an <IfModule> whose test failed */
     struct balancer *balancer;  /* SECTION_PROXY */
+    size_t location;            /* SECTION_LOCATION: cfg->locations[i] */
 };
 
 /* What the end-of-file checks need to know about balancers[i]. */
@@ -209,5 +213,18 @@ int config_balancer_params(struct parser *p, struct balancer *b, int argc,
                            char **argv);
 int config_member_params(struct parser *p, struct member *m, int argc,
                          char **argv);
+
+/* ---- config_location.c: <Location>, SetHandler, Require ---------- */
+
+/* <Location PATH>: a new cfg->locations entry and its section. */
+int config_open_location(struct parser *p, int argc, char **argv);
+int config_do_set_handler(struct parser *p, int argc, char **argv);
+int config_do_require(struct parser *p, int argc, char **argv);
+
+/* At the end: warn about handlers a ProxyPass shadows. */
+void config_check_locations(struct parser *p);
+
+/* config.c: push the section of cfg->locations[index]. 0 or -1. */
+int config_push_location(struct parser *p, size_t index);
 
 #endif
