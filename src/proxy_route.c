@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "lbmethod.h"
 #include "log.h"
@@ -235,6 +236,7 @@ void route_log_access(struct conn *c, bool aborted)
 {
     const struct config *cf = c->worker->config;
     struct access_record r;
+    struct timespec now;
     size_t i;
 
     if (cf->naccess_logs == 0)
@@ -246,7 +248,13 @@ void route_log_access(struct conn *c, bool aborted)
     r.local_port = c->local_port;
     r.server_name = cf->server_name;
     r.start_us = c->start_us;
-    r.duration_us = (loop_now(c->worker->loop) - c->start_ms) * 1000;
+    /* %D is microseconds in Apache: take the clock here rather than
+     * the loop's millisecond time (clock_gettime is a vDSO call). */
+    clock_gettime(CLOCK_REALTIME, &now);
+    r.duration_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 -
+                    c->start_us;
+    if (r.duration_us < 0)
+        r.duration_us = 0;
     r.req = c->req_valid ? &c->msg->req : NULL;
     request_line(c, &r.request_line, &r.request_line_len);
     r.status = c->status;
