@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "health.h"
 #include "log.h"
 
 /* The flags that keep a member from new requests, whatever else it has
@@ -86,6 +87,7 @@ static void member_free(struct member *m)
     free(m->hostport);
     free(m->route);
     free(m->redirect);
+    member_hc_free(&m->hc);
     free(m);
 }
 
@@ -102,6 +104,7 @@ void balancer_free(struct balancer *b)
     free(b->name);
     free(b->sticky_cookie);
     free(b->sticky_param);
+    member_hc_free(&b->hc);
     /* A zeroed mutex is a valid default one on glibc, so this is safe for
      * a balancer whose runtime was never initialised. */
     pthread_mutex_destroy(&b->lock);
@@ -145,14 +148,16 @@ bool member_is_usable(struct member *m, int64_t now_ms)
 
     /* Only the thread that clears the flag logs it. */
     if (atomic_compare_exchange_strong(&m->status, &status,
-                                       status & ~MEMBER_IN_ERROR))
+                                       status & ~MEMBER_IN_ERROR)) {
+        health_member_up(m, now_ms);
         log_msg(LOG_LEVEL_DEBUG, "proxy",
                 "member %s in %s: retry time passed, marked for retry",
                 m->name, m->balancer ? m->balancer->name : "(none)");
+    }
     return true;
 }
 
-static size_t count_usable(const struct balancer *b, int64_t now_ms)
+size_t balancer_count_usable(const struct balancer *b, int64_t now_ms)
 {
     size_t i, n = 0;
 
@@ -178,7 +183,10 @@ bool member_set_error(struct member *m, const char *cause)
     if (old & MEMBER_IN_ERROR)
         return false;
 
-    left = m->balancer ? count_usable(m->balancer, now) : 0;
+    atomic_fetch_add(&m->down_gen, 1);
+    atomic_store(&m->up_since_ms, 0);
+    atomic_store(&m->hc_urgent, true);
+    left = m->balancer ? balancer_count_usable(m->balancer, now) : 0;
     total = m->balancer ? m->balancer->nmembers : 1;
     if (m->retry_ms % 1000 == 0)
         log_msg(LOG_LEVEL_ERR, "proxy",
@@ -329,6 +337,7 @@ bool balancer_force_recovery(struct balancer *b, int64_t now_ms)
         struct member *m = b->members[i];
 
         atomic_fetch_and(&m->status, ~MEMBER_IN_ERROR);
+        health_member_up(m, now_ms);
         log_msg(LOG_LEVEL_DEBUG, "proxy",
                 "%s: forcing recovery of member %s: every member was in "
                 "error state", b->name, m->name);

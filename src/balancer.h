@@ -202,8 +202,14 @@ void balancer_free(struct balancer *b);
  */
 bool member_is_usable(struct member *m, int64_t now_ms);
 
+/* How many members of b could take a new request now (retry times
+ * considered), without changing any state. */
+size_t balancer_count_usable(const struct balancer *b, int64_t now_ms);
+
 /* Put m in error state (unless IGNORE_ERRORS); logs the change once with
- * cause. Returns true when this call changed the state. */
+ * cause. Returns true when this call changed the state. It also marks m
+ * down for the pools (down_gen) and, when m has health checks, asks for
+ * one at once (hc_urgent). */
 bool member_set_error(struct member *m, const char *cause);
 
 /* Status flags as Apache's manager shows them: "Ok", "Dis", "Stop",

@@ -777,9 +777,6 @@ static int finish(struct parser *p, int last_line)
     if (health_config_finish(c, p->err, p->errsize) < 0)
         return config_fail_at(p, c->file, last_line, "%s",
                               config_out_of_memory);
-    if (health_config_finish(c, p->err, p->errsize) < 0)
-        return config_fail_at(p, c->file, last_line, "%s",
-                              config_out_of_memory);
     if (c->nlisteners == 0)
         return config_fail_at(p, c->file, last_line, "no Listen directive: "
                               "expected at least one Listen [ADDR:]PORT");
@@ -952,7 +949,6 @@ void config_free(struct config *c)
         balancer_free(c->balancers[i]);
     free(c->balancers);
     location_free_all(c->locations, c->nlocations);
-    health_config_free(c->health);
     health_config_free(c->health);
     location_free_all(c->locations, c->nlocations);
 

@@ -91,6 +91,8 @@ struct config {
     size_t naccess_logs;
 
     struct http1_limits limits;
+
+    struct health_config *health;   /* ProxyHCExpr ..., health.h */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 
 #include "config_internal.h"
+#include "health.h"
 #include "lbmethod.h"
 
 /*
@@ -347,6 +348,7 @@ void config_member_discard(struct member *m)
     free(m->hostport);
     free(m->route);
     free(m->redirect);
+    member_hc_free(&m->hc);
     free(m);
 }
 
@@ -825,12 +827,28 @@ static bool is_unsupported_param(const char *key)
 {
     size_t i;
 
-    if (strncasecmp(key, "hc", 2) == 0)
-        return true;                /* mod_proxy_hcheck's hcmethod ... */
     for (i = 0; unsupported_params[i]; i++)
         if (strcasecmp(unsupported_params[i], key) == 0)
             return true;
     return false;
+}
+
+/* hcmethod= ... and slowstart=: on a member, or on a balancer as the
+ * default of its members (health.h). */
+static int apply_health_param(struct parser *p, void *target,
+                              bool for_balancer, const char *key,
+                              const char *value)
+{
+    struct member_hc *hc = for_balancer ? &((struct balancer *)target)->hc
+                                        : &((struct member *)target)->hc;
+    const char *expected = health_param(p->cfg, hc, key, value);
+
+    if (expected == health_out_of_memory)
+        return config_fail_oom(p);
+    if (expected != NULL)
+        return fail(p, "%s: bad value '%s' for %s: expected %s",
+                    p->directive, value, key, expected);
+    return 0;
 }
 
 /*
@@ -852,6 +870,8 @@ static int apply_param(struct parser *p, void *target, bool for_balancer,
                     word);
     *eq = '\0';
 
+    if (health_is_param(word))
+        return apply_health_param(p, target, for_balancer, word, eq + 1);
     param = find_param(own, word);
     if (param == NULL && find_param(other, word) != NULL)
         return fail(p, "%s: '%s' is a %s parameter, not allowed here "

@@ -13,16 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "health.h"
 #include "log.h"
 
 /* Candidates of one pick live on the stack up to this many members. */
 #define STACK_MEMBERS 64
 
-static int64_t member_factor(const struct member *m)
+/* The member's lbfactor, reduced while it ramps up after coming back
+ * (slowstart=, health.h). */
+static int64_t member_factor(struct member *m)
 {
     /* The configuration keeps loadfactor in 100 .. 10000; never divide
      * by zero if a caller built a member by hand. */
-    return m->loadfactor > 0 ? m->loadfactor : 100;
+    return health_effective_factor(m, m->loadfactor > 0 ? m->loadfactor
+                                                        : 100);
 }
 
 /*

@@ -196,10 +196,14 @@ static void on_backend_event(struct loop *l, struct loop_watch *w,
     conn_destroy(b->pool, b);
 }
 
+/* Past its ttl=, or opened before its member last went down (error or
+ * failed health checks): a down member's connections are not reused. */
 static bool expired(const struct backend_conn *b, int64_t now)
 {
     int ttl = b->member->ttl_ms;
 
+    if (b->down_gen != atomic_load(&b->member->down_gen))
+        return true;
     return ttl > 0 && now - b->idle_since_ms >= ttl;
 }
 
@@ -282,6 +286,7 @@ static enum pool_result connect_new(struct pool *p, struct pool_slot *s,
     b->member = m;
     b->owner = owner;
     b->connecting = true;
+    b->down_gen = atomic_load(&m->down_gen);
     if (loop_add(p->loop, &b->watch) < 0) {
         saved = errno;
         b->next = p->free_conns;
@@ -344,7 +349,8 @@ void pool_release(struct pool *p, struct backend_conn *b, bool reusable)
 
     b->owner = NULL;
     if (!reusable || b->member->disablereuse || s == NULL ||
-        b->connecting) {
+        b->connecting ||
+        b->down_gen != atomic_load(&b->member->down_gen)) {
         conn_destroy(p, b);
         return;
     }

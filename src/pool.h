@@ -49,6 +49,9 @@ struct backend_conn {
     void *owner;                    /* the client connection using it */
     int64_t idle_since_ms;
     uint32_t requests;              /* requests sent on it: 0 when fresh */
+    uint32_t down_gen;              /* member->down_gen when opened: a
+                                       newer one means the member went
+                                       down since, so it is not reused */
     bool connecting;                /* connect() in progress */
     bool readable;                  /* edge-triggered readiness flags */
     bool writable;
@@ -117,8 +120,8 @@ void pool_wait(struct pool *p, struct pool_waiter *w);
  * not queued. */
 void pool_cancel_wait(struct pool *p, struct pool_waiter *w);
 
-/* Close idle connections whose member's ttl= has passed. Called by the
- * worker once a second. */
+/* Close idle connections whose member's ttl= has passed, or whose member
+ * went down since they were opened. Called by the worker once a second. */
 void pool_sweep(struct pool *p);
 
 /* Close every idle connection (at shutdown). */

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "health.h"
 #include "log.h"
 #include "proxy.h"
 #include "proxy_conn.h"
@@ -258,6 +259,7 @@ static void on_wake(struct loop *l, void *arg)
     if (!atomic_load(&w->shutdown_requested) || w->stopping)
         return;
     w->stopping = true;
+    health_thread_stop(w->health);
     listeners_close(w);
     pool_close_idle(w->pool);
     for (c = w->conns; c != NULL; c = next) {
@@ -331,6 +333,10 @@ struct proxy_worker *proxy_worker_create(const struct config *c, int index,
         }
     }
 
+    w->health = health_thread_create(w->loop, c, index);
+    if (w->health == NULL)
+        goto no_memory;
+
     w->sweep.on_expire = on_sweep;
     loop_timer_set(w->loop, &w->sweep, loop_now(w->loop) + 1000);
     return w;
@@ -372,6 +378,7 @@ void proxy_worker_free(struct proxy_worker *w)
     if (w->listeners != NULL && w->loop != NULL)
         listeners_close(w);
     free(w->listeners);
+    health_thread_free(w->health);
     if (w->loop != NULL)
         loop_timer_cancel(w->loop, &w->sweep);
     pool_free(w->pool);
