@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -28,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "handler.h"
 #include "log.h"
 #include "mapping.h"
 #include "proxy_conn.h"
@@ -251,6 +253,8 @@ static void release_buffers(struct conn *c)
     loop_buf_put(l, c->bhead);
     loop_buf_put(l, c->ohead);
     c->bin = c->bhead = c->ohead = NULL;
+    free(c->local_body);
+    c->local_body = NULL;
 }
 
 static void drop_backend(struct conn *c, bool reusable)
@@ -344,17 +348,21 @@ static enum step local_reply(struct conn *c, int status, bool close)
     return STEP_AGAIN;
 }
 
+/* A handler's body (c->local_body) follows the head, c->resp saying
+ * how much of it is sent. */
 static enum step step_local(struct conn *c)
 {
+    struct pump *body = c->local_body != NULL ? &c->resp : NULL;
     ssize_t w = send_out(c->watch.fd, &c->writable, c->ohead,
-                         &c->ohead_sent, c->ohead_len, NULL, NULL);
+                         &c->ohead_sent, c->ohead_len, c->local_body, body);
 
     if (w < 0) {
         conn_free(c);
         return STEP_FREED;
     }
     c->bytes_sent += (uint64_t)w;
-    if (c->ohead_sent < c->ohead_len)
+    if (c->ohead_sent < c->ohead_len ||
+        (body != NULL && body->pos < body->ready))
         return STEP_WAIT;
 
     route_log_access(c, false);
@@ -377,6 +385,45 @@ static enum step step_linger(struct conn *c)
     }
     conn_free(c);
     return STEP_FREED;
+}
+
+/* A request for a <Location> handler: read its body whole (forms and
+ * JSON, small: it must fit the input buffer), then let the handler
+ * answer at once. */
+static enum step step_handler(struct conn *c)
+{
+    const char *error = NULL;
+    ssize_t n;
+
+    while (!c->reqp.done) {
+        if (c->in_len == LOOP_BUF_SIZE) {
+            log_msg(LOG_LEVEL_INFO, "handler", "%s: request body larger "
+                    "than the %d byte buffer; answering 413",
+                    c->location->handler, LOOP_BUF_SIZE);
+            return local_reply(c, 413, true);
+        }
+        n = read_some(c->watch.fd, &c->readable, c->rdhup,
+                      c->in + c->in_len, LOOP_BUF_SIZE - c->in_len);
+        if (n == IO_BLOCKED)
+            return STEP_WAIT;
+        if (n <= 0)
+            return conn_abort(c);
+        c->in_len += (size_t)n;
+        c->bytes_received += (uint64_t)n;
+        if (pump_frame(&c->reqp, c->in, &c->in_len, &error) < 0) {
+            log_msg(LOG_LEVEL_INFO, "handler", "bad chunked request "
+                    "body: %s", error);
+            return local_reply(c, 400, true);
+        }
+    }
+
+    if (handler_serve(c) < 0)
+        return local_reply(c, 500, true);
+    c->response_started = true;
+    c->state = CONN_LOCAL;
+    loop_timer_set(c->worker->loop, &c->timer,
+                   now_ms(c) + io_timeout_ms(c));
+    return STEP_AGAIN;
 }
 
 /* ---- attempts on a member -------------------------------------------- */
@@ -846,6 +893,7 @@ static enum step request_begin(struct conn *c, size_t head_len)
     c->bytes_sent = 0;
     c->bytes_received = head_len;
     c->pass = NULL;
+    c->location = NULL;
     c->balancer = NULL;
     c->member = NULL;
     c->route_member = NULL;
@@ -862,6 +910,15 @@ static enum step request_begin(struct conn *c, size_t head_len)
     c->idempotent = is_idempotent(r);
 
     pump_setup(&c->reqp, r->info.body, r->info.content_length, head_len);
+    for (path_len = 0; path_len < r->target_len; path_len++) {
+        if (r->target[path_len] == '?' || r->target[path_len] == '#')
+            break;
+    }
+    c->pass = mapping_find(cf, r->target, path_len);
+    if (c->pass == NULL && cf->nlocations > 0)
+        c->location = handler_location(cf, r->target, path_len);
+    c->reqp.decode = c->location != NULL;   /* a handler reads it whole */
+
     if (pump_frame(&c->reqp, c->in, &c->in_len, &error) < 0) {
         log_msg(LOG_LEVEL_INFO, "proxy", "bad chunked request body: %s",
                 error);
@@ -873,11 +930,19 @@ static enum step request_begin(struct conn *c, size_t head_len)
         return local_reply(c, 400, true);
     }
 
-    for (path_len = 0; path_len < r->target_len; path_len++) {
-        if (r->target[path_len] == '?' || r->target[path_len] == '#')
-            break;
+    if (cf->nlocations > 0 && !handler_allowed(cf, r->target, path_len,
+                                               c->client_ip, c->watch.fd)) {
+        log_msg(LOG_LEVEL_INFO, "proxy", "%.*s: client denied by the "
+                "Require rules of its <Location>; answering 403",
+                (int)path_len, r->target);
+        return local_reply(c, 403, false);
     }
-    c->pass = mapping_find(cf, r->target, path_len);
+    if (c->location != NULL) {
+        c->state = CONN_HANDLER;
+        loop_timer_set(c->worker->loop, &c->timer,
+                       now_ms(c) + io_timeout_ms(c));
+        return STEP_AGAIN;
+    }
     if (c->pass == NULL) {
         log_msg(LOG_LEVEL_INFO, "proxy", "no ProxyPass for %.*s",
                 (int)path_len, r->target);
@@ -985,6 +1050,9 @@ void conn_run(struct conn *c)
         case CONN_PROXY:
             r = step_proxy(c);
             break;
+        case CONN_HANDLER:
+            r = step_handler(c);
+            break;
         case CONN_LOCAL:
             r = step_local(c);
             break;
@@ -1075,6 +1143,9 @@ static void on_timer(struct loop *l, struct loop_timer *t)
         break;
     case CONN_PROXY:
         r = proxy_timeout(c);
+        break;
+    case CONN_HANDLER:
+        r = local_reply(c, 408, true);
         break;
     case CONN_LOCAL:
     case CONN_LINGER:

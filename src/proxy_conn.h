@@ -92,6 +92,7 @@ struct pump {
 enum conn_state {
     CONN_HEAD,          /* waiting for, or reading, a request head */
     CONN_PROXY,         /* relaying a request and its response */
+    CONN_HANDLER,       /* reading a request body for a handler */
     CONN_LOCAL,         /* sending a response we made */
     CONN_LINGER         /* all sent; draining input before close */
 };
@@ -124,6 +125,11 @@ struct conn {
     int64_t start_us;               /* wall clock, for the access log */
     int64_t start_ms;               /* monotonic */
     int64_t last_progress_ms;
+
+    /* a <Location> handler serves it (handler.h), not a ProxyPass */
+    const struct location *location;
+    char *local_body;               /* the handler's body (malloc'd),
+                                       sent after ohead via resp */
 
     /* member choice */
     const struct proxy_pass *pass;

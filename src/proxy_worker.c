@@ -84,6 +84,8 @@ void conn_free(struct conn *c)
     loop_buf_put(l, c->bin);
     loop_buf_put(l, c->bhead);
     loop_buf_put(l, c->ohead);
+    free(c->local_body);
+    c->local_body = NULL;
 
     if (c->prev != NULL)
         c->prev->next = c->next;
