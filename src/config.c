@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #include "config_internal.h"
-#include "location.h"
 #include "health.h"
 #include "location.h"
 
@@ -249,14 +248,6 @@ int config_push_location(struct parser *p, size_t index)
     return 0;
 }
 
-int config_push_location(struct parser *p, size_t index)
-{
-    if (push_section(p, SECTION_LOCATION, false, NULL) < 0)
-        return -1;
-    p->sections[p->nsections - 1].location = index;
-    return 0;
-}
-
 static int open_proxy(struct parser *p, int argc, char **argv)
 {
     struct balancer *b;
@@ -276,7 +267,7 @@ static int open_proxy(struct parser *p, int argc, char **argv)
     return push_section(p, SECTION_PROXY, false, b);
 }
 
-/* A virtual host: see config_vhost.c for what is its own. */
+/* We serve one virtual host: the directives inside apply globally. */
 static int open_vhost(struct parser *p, int argc, char **argv)
 {
     enum place place = config_current_place(p);
@@ -287,9 +278,11 @@ static int open_vhost(struct parser *p, int argc, char **argv)
     if (argc == 0)
         return fail(p, "<VirtualHost>: expected <VirtualHost ADDR:PORT "
                     "...>, found no address");
-    if (push_section(p, SECTION_VHOST, false, NULL) < 0)
-        return -1;
-    return config_vhost_open(p, argc, argv);
+    if (p->vhost_seen)
+        return fail(p, "a second <VirtualHost> is not supported yet (one "
+                    "virtual host is served)");
+    p->vhost_seen = true;
+    return push_section(p, SECTION_VHOST, false, NULL);
 }
 
 static int open_ifmodule(struct parser *p, int argc, char **argv)
@@ -333,8 +326,6 @@ static int open_section(struct parser *p, char *name, char *rest)
         rc = open_ifmodule(p, argc, argv);
     else if (strcasecmp(name, "Location") == 0)
         rc = config_open_location(p, argc, argv);
-    else if (strcasecmp(name, "Location") == 0)
-        rc = config_open_location(p, argc, argv);
     else if (config_in_list(unsupported_sections, name))
         rc = fail(p, "<%s> sections are not supported yet", name);
     else
@@ -355,8 +346,6 @@ static int close_section(struct parser *p, const char *name, int file_base)
                     "</%s>", section_name(top->kind),
                     section_name(top->kind), top->line, name);
     p->nsections--;
-    if (top->kind == SECTION_VHOST)
-        return config_vhost_close(p);
     return 0;
 }
 
@@ -783,9 +772,6 @@ static int finish(struct parser *p, int last_line)
     if (resolve_access_logs(p) < 0)
         return -1;
     config_check_locations(p);
-    if (config_vhosts_finish(p, last_line) < 0)
-        return -1;
-    config_check_locations(p);
 
     if (!p->proxy_timeout_set)
         c->proxy_timeout_ms = c->timeout_ms;
@@ -851,7 +837,6 @@ static void parser_done(struct parser *p)
     free(p->files);
     free(p->bnotes);
     free(p->lnotes);
-    free(p->vnotes);
 }
 
 static void parser_init(struct parser *p, const struct config_options *opt,
@@ -930,7 +915,6 @@ void config_free(struct config *c)
     for (i = 0; i < c->nlisteners; i++)
         free(c->listeners[i].text);
     free(c->listeners);
-    config_vhosts_free(c);
 
     for (i = 0; i < c->npasses; i++) {
         free(c->passes[i].path);
@@ -950,7 +934,6 @@ void config_free(struct config *c)
     free(c->balancers);
     location_free_all(c->locations, c->nlocations);
     health_config_free(c->health);
-    location_free_all(c->locations, c->nlocations);
 
     for (i = 0; i < c->nformats; i++) {
         log_format_free(c->formats[i]);

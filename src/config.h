@@ -19,8 +19,6 @@
 
 struct location;                    /* location.h */
 
-struct location;                    /* location.h */
-
 struct listener_config {
     char *text;                     /* as written: "127.0.0.1:8080" */
     struct sockaddr_storage addr;
@@ -66,9 +64,6 @@ struct config {
 
     struct balancer **balancers;    /* named and anonymous */
     size_t nbalancers;
-
-    struct location *locations;     /* <Location> sections, in order */
-    size_t nlocations;
 
     struct location *locations;     /* <Location> sections, in order */
     size_t nlocations;
