@@ -818,6 +818,7 @@ static int config_new(struct parser *p, const char *name)
     c->limits.max_request_line = 8190;
     c->limits.max_field_size = 8190;
     c->limits.max_fields = 100;
+    limits_defaults(&c->client);
 
     p->file = c->file;
     p->directive = "LogFormat";

@@ -15,6 +15,7 @@
 
 #include "balancer.h"
 #include "http1.h"
+#include "client_limits.h"
 #include "log.h"
 
 struct location;                    /* location.h */
@@ -86,6 +87,8 @@ struct config {
     size_t naccess_logs;
 
     struct http1_limits limits;
+    struct client_limits client;    /* KeepAlive, RequestReadTimeout,
+                                       LimitRequestBody, MaxClients.. */
 
     struct health_config *health;   /* ProxyHCExpr ..., health.h */
 };

@@ -214,6 +214,16 @@ int config_balancer_params(struct parser *p, struct balancer *b, int argc,
 int config_member_params(struct parser *p, struct member *m, int argc,
                          char **argv);
 
+/* ---- config_limits.c: handlers (see client_limits.h) -------------- */
+
+int config_do_keepalive(struct parser *p, int argc, char **argv);
+int config_do_keepalive_timeout(struct parser *p, int argc, char **argv);
+int config_do_max_keepalive_requests(struct parser *p, int argc,
+                                     char **argv);
+int config_do_limit_request_body(struct parser *p, int argc, char **argv);
+int config_do_request_read_timeout(struct parser *p, int argc, char **argv);
+int config_do_max_clients(struct parser *p, int argc, char **argv);
+
 /* ---- config_location.c: <Location>, SetHandler, Require ---------- */
 
 /* <Location PATH>: a new cfg->locations entry and its section. */

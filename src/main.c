@@ -277,6 +277,7 @@ int main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    limits_raise_nofile();      /* every client and back end is an fd */
     if (prepare(c) < 0) {
         config_free(c);
         return 1;

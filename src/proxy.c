@@ -33,6 +33,7 @@
 #include "log.h"
 #include "mapping.h"
 #include "proxy_conn.h"
+#include "target.h"
 
 enum step { STEP_WAIT, STEP_AGAIN, STEP_FREED };
 
@@ -71,6 +72,41 @@ static int connect_timeout_ms(const struct conn *c)
     if (c->member != NULL && c->member->connect_timeout_ms > 0)
         return c->member->connect_timeout_ms;
     return io_timeout_ms(c);
+}
+
+/* When the request head must be in (RequestReadTimeout header=, else
+ * Timeout), counted from head_start_ms. */
+static int64_t head_deadline(const struct conn *c)
+{
+    const struct config *cf = c->worker->config;
+    int64_t d = limits_read_deadline(&cf->client.header, c->head_start_ms,
+                                     c->in_len);
+
+    return d != 0 ? d : c->head_start_ms + cf->timeout_ms;
+}
+
+/* When the request body must be in (RequestReadTimeout body=); 0 when
+ * there is no limit or nothing more to read. */
+static int64_t body_deadline(const struct conn *c)
+{
+    const struct pump *p = &c->reqp;
+
+    if (p->done || p->tunnel || p->kind == HTTP1_BODY_NONE)
+        return 0;
+    return limits_read_deadline(&c->worker->config->client.body,
+                                c->body_start_ms,
+                                c->bytes_received - p->head_len);
+}
+
+/* Arm the timer of a request being proxied for deadline, or for the
+ * body deadline when that comes first. */
+static void proxy_timer_set(struct conn *c, int64_t deadline)
+{
+    int64_t body = body_deadline(c);
+
+    if (body > now_ms(c) && body < deadline)
+        deadline = body;
+    loop_timer_set(c->worker->loop, &c->timer, deadline);
 }
 
 /* ---- reading and writing -------------------------------------------- */
@@ -314,8 +350,9 @@ static enum step request_end(struct conn *c)
     c->req_valid = false;
     c->state = CONN_HEAD;
     c->head_started = rest > 0;
-    loop_timer_set(c->worker->loop, &c->timer, now_ms(c) +
-                   (rest > 0 ? HEADER_TIMEOUT_MS : KEEPALIVE_TIMEOUT_MS));
+    c->head_start_ms = now_ms(c);
+    loop_timer_set(c->worker->loop, &c->timer, rest > 0 ? head_deadline(c) :
+                   now_ms(c) + c->worker->config->client.keepalive_timeout_ms);
     return STEP_AGAIN;
 }
 
@@ -503,13 +540,11 @@ static enum step attempt_begin(struct conn *c, unsigned flags)
         return connect_failed(c, errno);
     case POOL_REUSED:
         c->be_reused = true;
-        loop_timer_set(c->worker->loop, &c->timer,
-                       now_ms(c) + io_timeout_ms(c));
+        proxy_timer_set(c, now_ms(c) + io_timeout_ms(c));
         break;
     case POOL_CONNECTING:
         c->be_reused = false;
-        loop_timer_set(c->worker->loop, &c->timer,
-                       now_ms(c) + connect_timeout_ms(c));
+        proxy_timer_set(c, now_ms(c) + connect_timeout_ms(c));
         break;
     }
     return STEP_AGAIN;
@@ -573,6 +608,20 @@ static enum step backend_failed(struct conn *c, const char *what, int err)
 
 /* ---- request pump: client -> back end -------------------------------- */
 
+/* LimitRequestBody for a chunked body: its bytes as received (framing
+ * included) count, which is a little stricter than Apache. */
+static bool body_over_limit(const struct conn *c)
+{
+    uint64_t max = c->worker->config->client.max_body;
+
+    if (max == 0 || c->bytes_received - c->reqp.head_len <= max)
+        return false;
+    log_msg(LOG_LEVEL_INFO, "proxy", "request body larger than "
+            "LimitRequestBody %llu; answering 413",
+            (unsigned long long)max);
+    return true;
+}
+
 static enum step pump_request(struct conn *c)
 {
     struct backend_conn *be = c->be;
@@ -623,6 +672,11 @@ static enum step pump_request(struct conn *c)
             if (c->response_started)
                 return conn_abort(c);
             return local_reply(c, 400, true);
+        }
+        if (body_over_limit(c)) {
+            if (c->response_started)
+                return conn_abort(c);
+            return local_reply(c, 413, true);
         }
     }
 }
@@ -864,8 +918,7 @@ static enum step step_proxy(struct conn *c)
         if (err != 0)
             return connect_failed(c, err);
         c->last_progress_ms = now_ms(c);
-        loop_timer_set(c->worker->loop, &c->timer,
-                       now_ms(c) + io_timeout_ms(c));
+        proxy_timer_set(c, now_ms(c) + io_timeout_ms(c));
     }
 
     r = pump_request(c);
@@ -875,6 +928,46 @@ static enum step step_proxy(struct conn *c)
 }
 
 /* ---- request heads --------------------------------------------------- */
+
+/* KeepAlive and MaxKeepAliveRequests (0: unlimited). */
+static bool keep_alive_allowed(const struct conn *c)
+{
+    const struct client_limits *cl = &c->worker->config->client;
+
+    if (!cl->keepalive)
+        return false;
+    return cl->max_keepalive_requests == 0 ||
+           c->requests < (uint32_t)cl->max_keepalive_requests;
+}
+
+/*
+ * Absolute-form to origin-form and dot segments removed, in place in the
+ * head (target.h). For absolute-form the target's authority replaces the
+ * Host field's value, as RFC 9112 3.2.2 says a server must.
+ */
+static int normalize_target(struct conn *c, const char **error)
+{
+    struct http1_request *r = &c->msg->req;
+    char *t = (char *)r->target;
+    size_t len = r->target_len, start, alen, i;
+    const char *auth;
+
+    if (target_normalize(t, &len, &start, &auth, &alen, error) < 0)
+        return -1;
+    r->target = t + start;
+    r->target_len = len;
+    if (auth == NULL)
+        return 0;
+    for (i = 0; i < r->num_headers; i++) {
+        struct http1_header *h = &r->headers[i];
+
+        if (h->name_len == 4 && strncasecmp(h->name, "Host", 4) == 0) {
+            h->value = auth;
+            h->value_len = alen;
+        }
+    }
+    return 0;
+}
 
 static enum step request_begin(struct conn *c, size_t head_len)
 {
@@ -906,10 +999,24 @@ static enum step request_begin(struct conn *c, size_t head_len)
     c->res_parsed = false;
     c->start_us = wall_clock_us();
     c->start_ms = now_ms(c);
-    c->keep_alive = r->info.keep_alive && !c->worker->stopping;
+    c->keep_alive = r->info.keep_alive && !c->worker->stopping &&
+                    keep_alive_allowed(c);
     c->idempotent = is_idempotent(r);
+    c->body_start_ms = c->start_ms;
 
     pump_setup(&c->reqp, r->info.body, r->info.content_length, head_len);
+    if (r->info.body == HTTP1_BODY_LENGTH && cf->client.max_body > 0 &&
+        r->info.content_length > cf->client.max_body) {
+        log_msg(LOG_LEVEL_INFO, "proxy", "Content-Length %llu is over "
+                "LimitRequestBody %llu; answering 413",
+                (unsigned long long)r->info.content_length,
+                (unsigned long long)cf->client.max_body);
+        return local_reply(c, 413, true);
+    }
+    if (normalize_target(c, &error) < 0) {
+        log_msg(LOG_LEVEL_INFO, "proxy", "bad request target: %s", error);
+        return local_reply(c, 400, true);
+    }
     for (path_len = 0; path_len < r->target_len; path_len++) {
         if (r->target[path_len] == '?' || r->target[path_len] == '#')
             break;
@@ -1027,11 +1134,19 @@ static enum step step_head(struct conn *c)
         return STEP_FREED;
     }
     if (!c->head_started) {
+        /* The first request's time counts from the accept (Apache's
+         * header= timeout does too); a later one's from its first byte,
+         * KeepAliveTimeout ruling before. */
         c->head_started = true;
-        loop_timer_set(c->worker->loop, &c->timer,
-                       now_ms(c) + HEADER_TIMEOUT_MS);
+        if (c->requests > 0)
+            c->head_start_ms = now_ms(c);
+        c->in_len += (size_t)n;
+        loop_timer_set(c->worker->loop, &c->timer, head_deadline(c));
+        return STEP_AGAIN;
     }
     c->in_len += (size_t)n;
+    if (c->worker->config->client.header.min_rate > 0)
+        loop_timer_set(c->worker->loop, &c->timer, head_deadline(c));
     return STEP_AGAIN;
 }
 
@@ -1092,7 +1207,16 @@ void conn_on_backend_event(void *owner, struct backend_conn *b,
 static enum step proxy_timeout(struct conn *c)
 {
     int64_t deadline = c->last_progress_ms + io_timeout_ms(c);
+    int64_t body = body_deadline(c);
 
+    if (body != 0 && body <= now_ms(c) && c->reqp.pos == c->reqp.ready) {
+        log_msg(LOG_LEVEL_INFO, "proxy", "request body not received in "
+                "time (RequestReadTimeout body=); answering 408");
+        pool_cancel_wait(c->worker->pool, &c->waiter);
+        if (c->response_started)
+            return conn_abort(c);
+        return local_reply(c, 408, true);
+    }
     if (c->waiter.queued) {
         pool_cancel_wait(c->worker->pool, &c->waiter);
         log_msg(LOG_LEVEL_WARN, "proxy", "%s: no connection free under "
@@ -1103,7 +1227,7 @@ static enum step proxy_timeout(struct conn *c)
     if (c->be != NULL && c->be->connecting)
         return connect_failed(c, ETIMEDOUT);
     if (deadline > now_ms(c)) {
-        loop_timer_set(c->worker->loop, &c->timer, deadline);
+        proxy_timer_set(c, deadline);
         return STEP_WAIT;
     }
     if (c->reqp.tunnel) {
@@ -1163,8 +1287,8 @@ void conn_start(struct conn *c)
     c->watch.on_event = on_client_event;
     c->timer.on_expire = on_timer;
     c->state = CONN_HEAD;
-    loop_timer_set(c->worker->loop, &c->timer,
-                   now_ms(c) + HEADER_TIMEOUT_MS);
+    c->head_start_ms = now_ms(c);
+    loop_timer_set(c->worker->loop, &c->timer, head_deadline(c));
 }
 
 void conn_on_pool_free(void *owner)

@@ -28,8 +28,6 @@
 #include "pool.h"
 #include "sticky.h"
 
-#define KEEPALIVE_TIMEOUT_MS  5000  /* Apache KeepAliveTimeout default */
-#define HEADER_TIMEOUT_MS    20000  /* mod_reqtimeout header=20 */
 #define LINGER_TIMEOUT_MS     2000  /* draining input before a close */
 #define MAX_TRIED               32  /* members one request may try */
 
@@ -115,6 +113,8 @@ struct conn {
     char *in;
     size_t in_len;
     bool head_started;              /* bytes of a new head have come */
+    int64_t head_start_ms;          /* RequestReadTimeout header= from */
+    int64_t body_start_ms;          /* RequestReadTimeout body= from */
 
     /* the request being served */
     struct conn_msgs *msg;          /* taken and put back with in */

@@ -130,7 +130,7 @@ int head_build_request(struct conn *c)
     for (i = 0; i < r->num_headers; i++) {
         const struct http1_header *h = &r->headers[i];
 
-        if (name_is(h, "Host") ||
+        if (name_is(h, "Host") || name_is(h, "Content-Length") ||
             http1_is_hop_by_hop(r->headers, r->num_headers, h->name,
                                 h->name_len))
             continue;
@@ -141,8 +141,13 @@ int head_build_request(struct conn *c)
         put_header(&o, h->name, h->name_len, h->value, h->value_len);
     }
 
+    /* One framing field, ours: duplicates ("3, 3") the parser let pass as
+     * RFC 9110 8.6 allows are not forwarded as they came. */
     if (r->info.body == HTTP1_BODY_CHUNKED)
         puts_(&o, "Transfer-Encoding: chunked\r\n");
+    else if (r->info.body == HTTP1_BODY_LENGTH)
+        putf(&o, "Content-Length: %llu\r\n",
+             (unsigned long long)r->info.content_length);
     if (r->info.upgrade) {
         const struct http1_header *up =
             http1_find_header(r->headers, r->num_headers, "Upgrade");
@@ -242,6 +247,43 @@ static bool route_needs_cookie(const struct conn *c)
     return c->route_member != c->member;
 }
 
+/*
+ * The response's transfer codings go to the client as they came ("gzip,
+ * chunked" stays so; "gzip" alone means a body until close, still
+ * gzipped), except that a chunked body we decode for an HTTP/1.0 client
+ * loses its final "chunked".
+ */
+static void put_transfer_codings(struct conn *c, struct out *o)
+{
+    const struct http1_response *r = &c->msg->res;
+    char list[1024];
+    size_t len = 0, i;
+
+    for (i = 0; i < r->num_headers; i++) {
+        const struct http1_header *h = &r->headers[i];
+        int n;
+
+        if (!name_is(h, "Transfer-Encoding") || h->value_len == 0)
+            continue;
+        n = snprintf(list + len, sizeof(list) - len, "%s%.*s",
+                     len > 0 ? ", " : "", (int)h->value_len, h->value);
+        if (n < 0 || (size_t)n >= sizeof(list) - len) {
+            o->overflow = true;
+            return;
+        }
+        len += (size_t)n;
+    }
+    if (c->resp.decode && r->info.body == HTTP1_BODY_CHUNKED) {
+        /* drop the last coding (the parser checked it is chunked) */
+        while (len > 0 && list[len - 1] != ',')
+            len--;
+        if (len > 0)
+            len--;
+    }
+    if (len > 0)
+        put_header(o, "Transfer-Encoding", 17, list, len);
+}
+
 int head_build_response(struct conn *c)
 {
     const struct http1_response *r = &c->msg->res;
@@ -254,8 +296,7 @@ int head_build_response(struct conn *c)
 
     sets_sticky = put_response_headers(c, &o);
 
-    if (r->info.body == HTTP1_BODY_CHUNKED && !c->resp.decode)
-        puts_(&o, "Transfer-Encoding: chunked\r\n");
+    put_transfer_codings(c, &o);
     if (r->status == 101) {
         const struct http1_header *up =
             http1_find_header(r->headers, r->num_headers, "Upgrade");

@@ -94,6 +94,9 @@ void conn_free(struct conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     w->nconns--;
+    limits_client_leave();
+    if (w->accept_paused && !w->stopping)
+        loop_timer_set(l, &w->sweep, loop_now(l));     /* accept again */
 
     c->next = w->free_conns;
     w->free_conns = c;
@@ -108,6 +111,7 @@ static void accept_one(struct listener *li, int fd,
 
     if (c == NULL) {
         close(fd);
+        limits_client_leave();
         return;
     }
     c->watch.fd = fd;
@@ -122,6 +126,7 @@ static void accept_one(struct listener *li, int fd,
     if (loop_add(w->loop, &c->watch) < 0) {
         loop_timer_cancel(w->loop, &c->timer);
         close(fd);
+        limits_client_leave();
         c->next = w->free_conns;
         w->free_conns = c;
         return;
@@ -135,20 +140,34 @@ static void accept_one(struct listener *li, int fd,
     w->nconns++;
 }
 
+/* Stop accepting for a moment: new connections wait in the listen
+ * queue, and the sweep timer (or a connection closing) retries. */
+static void accept_pause(struct proxy_worker *w)
+{
+    w->accept_paused = true;
+    loop_timer_set(w->loop, &w->sweep, loop_now(w->loop) + ACCEPT_RETRY_MS);
+}
+
 static void accept_all(struct listener *li)
 {
     struct proxy_worker *w = li->worker;
 
-    while (!w->stopping) {
+    while (!w->stopping && !w->accept_paused) {
         struct sockaddr_storage peer;
         socklen_t len = sizeof(peer);
-        int fd = accept4(li->watch.fd, (struct sockaddr *)&peer, &len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd;
 
+        if (!limits_client_enter(w->config->client.max_clients)) {
+            accept_pause(w);    /* MaxClients connections are open */
+            return;
+        }
+        fd = accept4(li->watch.fd, (struct sockaddr *)&peer, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             accept_one(li, fd, &peer);
             continue;
         }
+        limits_client_leave();
         if (errno == EINTR || errno == ECONNABORTED)
             continue;
         if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
@@ -162,8 +181,7 @@ static void accept_all(struct listener *li)
                         strerror(errno));
                 w->accept_error_logged_ms = now;
             }
-            w->accept_paused = true;
-            loop_timer_set(w->loop, &w->sweep, now + ACCEPT_RETRY_MS);
+            accept_pause(w);
         }
         return;
     }
