@@ -87,6 +87,8 @@ struct config {
     size_t naccess_logs;
 
     struct http1_limits limits;
+
+    struct health_config *health;   /* ProxyHCExpr ..., health.h */
     struct client_limits client;    /* KeepAlive, RequestReadTimeout,
                                        LimitRequestBody, MaxClients.. */
 

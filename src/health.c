@@ -1025,11 +1025,13 @@ static const char *balancer_name(const struct member *m)
 /* "GET /health" or "TCP connect", for log lines. */
 static void describe(const struct member *m, char *buf, size_t size)
 {
+    const char *uri = m->hc.uri ? m->hc.uri : "";
+
     if (m->hc.method == HC_METHOD_TCP)
         snprintf(buf, size, "TCP connect");
     else
-        snprintf(buf, size, "%.8s %s%s", hc_method_name(m->hc.method),
-                 m->path, m->hc.uri ? m->hc.uri : "");
+        snprintf(buf, size, "%s %s%s", hc_method_name(m->hc.method),
+                 m->path, m->path[0] == '\0' && uri[0] == '\0' ? "/" : uri);
 }
 
 static void check_close(struct hc_check *k)

@@ -885,8 +885,14 @@ static const struct error_case error_cases[] = {
       "'flushpackets' is not supported yet" },
     { M "ping=1\n", "t.conf:2: BalancerMember: parameter 'ping' is not "
       "supported yet" },
-    { M "hcmethod=GET\n", "t.conf:2: BalancerMember: parameter "
-      "'hcmethod' is not supported yet" },
+    { M "hcmethod=CPING\n", "t.conf:2: BalancerMember: bad value 'CPING' "
+      "for hcmethod: expected TCP, OPTIONS, HEAD, GET, OPTIONS11, HEAD11, "
+      "GET11 or NONE (CPING and provider methods are not supported)" },
+    { M "hcexpr=x\n", "t.conf:2: BalancerMember: bad value 'x' for "
+      "hcexpr: expected the name of a ProxyHCExpr or ProxyHCExpectStatus "
+      "defined above" },
+    { M "hcfoo=1\n", "t.conf:2: BalancerMember: unknown parameter 'hcfoo' "
+      "(in 'hcfoo=1')" },
     { M "stickysession=X\n", "t.conf:2: BalancerMember: 'stickysession' "
       "is a balancer parameter, not allowed here (expected member "
       "parameters)" },
