@@ -18,7 +18,6 @@
 #include <time.h>
 
 #include "health.h"
-#include "health.h"
 #include "log.h"
 
 /* The flags that keep a member from new requests, whatever else it has
@@ -105,7 +104,6 @@ void balancer_free(struct balancer *b)
     free(b->name);
     free(b->sticky_cookie);
     free(b->sticky_param);
-    member_hc_free(&b->hc);
     member_hc_free(&b->hc);
     /* A zeroed mutex is a valid default one on glibc, so this is safe for
      * a balancer whose runtime was never initialised. */

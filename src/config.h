@@ -92,7 +92,6 @@ struct config {
     struct client_limits client;    /* KeepAlive, RequestReadTimeout,
                                        LimitRequestBody, MaxClients.. */
 
-    struct health_config *health;   /* ProxyHCExpr ..., health.h */
 };
 
 /*

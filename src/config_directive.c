@@ -9,7 +9,6 @@
 
 #include "config_internal.h"
 #include "health.h"
-#include "health.h"
 
 /* ------------------------------------------------------------------ */
 /* Directives                                                          */
@@ -631,66 +630,6 @@ static int do_proxy_hc_template(struct parser *p, int argc, char **argv)
     return 0;
 }
 
-/* The words of argv joined by single spaces (ProxyHCExpr's expression
- * may be written with or without quotes), or NULL. */
-static char *join_words(int argc, char **argv)
-{
-    size_t len = 1;
-    char *text;
-    int i;
-
-    for (i = 0; i < argc; i++)
-        len += strlen(argv[i]) + 1;
-    text = malloc(len);
-    if (text == NULL)
-        return NULL;
-    text[0] = '\0';
-    for (i = 0; i < argc; i++) {
-        if (i > 0)
-            strcat(text, " ");
-        strcat(text, argv[i]);
-    }
-    return text;
-}
-
-/* ProxyHCExpr NAME {EXPR} and ProxyHCExpectStatus NAME LIST (ours). */
-static int define_cond(struct parser *p, int argc, char **argv,
-                       bool status_list)
-{
-    char err[256], *text = join_words(argc - 1, argv + 1);
-    int rc;
-
-    if (text == NULL)
-        return config_fail_oom(p);
-    rc = health_define_cond(p->cfg, argv[0], text, status_list, err,
-                            sizeof(err));
-    free(text);
-    if (rc < 0)
-        return fail(p, "%s %s: %s", p->directive, argv[0], err);
-    return 0;
-}
-
-static int do_proxy_hc_expr(struct parser *p, int argc, char **argv)
-{
-    return define_cond(p, argc, argv, false);
-}
-
-static int do_proxy_hc_expect_status(struct parser *p, int argc,
-                                     char **argv)
-{
-    return define_cond(p, argc, argv, true);
-}
-
-static int do_proxy_hc_template(struct parser *p, int argc, char **argv)
-{
-    char err[256];
-
-    if (health_define_template(p->cfg, argv[0], argc - 1, argv + 1, err,
-                               sizeof(err)) < 0)
-        return fail(p, "%s %s: %s", p->directive, argv[0], err);
-    return 0;
-}
-
 static int do_include(struct parser *p, int argc, char **argv)
 {
     return config_include(p, argv[0], false);
@@ -739,12 +678,6 @@ static const struct directive directives[] = {
     { "MaxRequestWorkers", "NUMBER", 1, 1, IN_MAIN,
       config_do_max_clients },
     { "ProxyAddHeaders", "On|Off", 1, 1, IN_SERVER, do_add_headers },
-    { "ProxyHCExpectStatus", "NAME CODE|LOW-HIGH[,...]", 2, -1, IN_SERVER,
-      do_proxy_hc_expect_status },
-    { "ProxyHCExpr", "NAME {%{REQUEST_STATUS} OP VALUE ...}", 2, -1,
-      IN_SERVER, do_proxy_hc_expr },
-    { "ProxyHCTemplate", "NAME hckey=value ...", 2, -1, IN_SERVER,
-      do_proxy_hc_template },
     { "ProxyHCExpectStatus", "NAME CODE|LOW-HIGH[,...]", 2, -1, IN_SERVER,
       do_proxy_hc_expect_status },
     { "ProxyHCExpr", "NAME {%{REQUEST_STATUS} OP VALUE ...}", 2, -1,

@@ -851,24 +851,6 @@ static int apply_health_param(struct parser *p, void *target,
     return 0;
 }
 
-/* hcmethod= ... and slowstart=: on a member, or on a balancer as the
- * default of its members (health.h). */
-static int apply_health_param(struct parser *p, void *target,
-                              bool for_balancer, const char *key,
-                              const char *value)
-{
-    struct member_hc *hc = for_balancer ? &((struct balancer *)target)->hc
-                                        : &((struct member *)target)->hc;
-    const char *expected = health_param(p->cfg, hc, key, value);
-
-    if (expected == health_out_of_memory)
-        return config_fail_oom(p);
-    if (expected != NULL)
-        return fail(p, "%s: bad value '%s' for %s: expected %s",
-                    p->directive, value, key, expected);
-    return 0;
-}
-
 /*
  * Apply one "key=value" word to target, a balancer (for_balancer) or a
  * member. Errors name the directive, the key and the value.

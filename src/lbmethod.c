@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "health.h"
-#include "health.h"
 #include "log.h"
 
 /* Candidates of one pick live on the stack up to this many members. */

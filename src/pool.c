@@ -287,7 +287,6 @@ static enum pool_result connect_new(struct pool *p, struct pool_slot *s,
     b->owner = owner;
     b->connecting = true;
     b->down_gen = atomic_load(&m->down_gen);
-    b->down_gen = atomic_load(&m->down_gen);
     if (loop_add(p->loop, &b->watch) < 0) {
         saved = errno;
         b->next = p->free_conns;

@@ -52,9 +52,6 @@ struct backend_conn {
     uint32_t down_gen;              /* member->down_gen when opened: a
                                        newer one means the member went
                                        down since, so it is not reused */
-    uint32_t down_gen;              /* member->down_gen when opened: a
-                                       newer one means the member went
-                                       down since, so it is not reused */
     bool connecting;                /* connect() in progress */
     bool readable;                  /* edge-triggered readiness flags */
     bool writable;

@@ -60,7 +60,6 @@ struct proxy_worker {
     size_t nlisteners;
     struct loop_timer sweep;        /* once a second: pool ttl, accept */
     struct health_thread *health;   /* this thread's health checks */
-    struct health_thread *health;   /* this thread's health checks */
     struct conn *conns;             /* every open client connection */
     size_t nconns;
     struct conn *free_conns;

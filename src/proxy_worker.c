@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "health.h"
-#include "health.h"
 #include "log.h"
 #include "proxy.h"
 #include "proxy_conn.h"
@@ -358,10 +357,6 @@ struct proxy_worker *proxy_worker_create(const struct config *c, int index,
     if (w->health == NULL)
         goto no_memory;
 
-    w->health = health_thread_create(w->loop, c, index);
-    if (w->health == NULL)
-        goto no_memory;
-
     w->sweep.on_expire = on_sweep;
     loop_timer_set(w->loop, &w->sweep, loop_now(w->loop) + 1000);
     return w;
@@ -403,7 +398,6 @@ void proxy_worker_free(struct proxy_worker *w)
     if (w->listeners != NULL && w->loop != NULL)
         listeners_close(w);
     free(w->listeners);
-    health_thread_free(w->health);
     health_thread_free(w->health);
     if (w->loop != NULL)
         loop_timer_cancel(w->loop, &w->sweep);
