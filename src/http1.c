@@ -88,7 +88,7 @@ static const uint8_t lower[256] = { TABLE(LOWER_OF) };
 #define CHUNK_LINE_MAX    4096
 #define TRAILER_LINE_MAX  8190
 #define TRAILER_TOTAL_MAX 65536
-#define CHUNK_DIGITS_MAX  16
+#define CHUNK_SIZE_MAX    ((uint64_t)INT64_MAX)
 
 struct limits {
     size_t line;
@@ -947,6 +947,36 @@ bool http1_list_has_token(const char *value, size_t value_len,
     return list_has(value, value_len, token, strlen(token));
 }
 
+/* The fixed hop-by-hop set, told apart by length and first letter so
+ * that an end-to-end name costs one switch and at most one compare. */
+static bool fixed_hop_by_hop(const char *name, size_t len)
+{
+    switch (len) {
+    case 2:
+        return equal_lower(name, "te", 2);
+    case 7:
+        return (lower[(uint8_t)name[0]] == 't' &&
+                equal_lower(name, "trailer", 7)) ||
+               (lower[(uint8_t)name[0]] == 'u' &&
+                equal_lower(name, "upgrade", 7));
+    case 10:
+        return (lower[(uint8_t)name[0]] == 'c' &&
+                equal_lower(name, "connection", 10)) ||
+               (lower[(uint8_t)name[0]] == 'k' &&
+                equal_lower(name, "keep-alive", 10));
+    case 16:
+        return equal_lower(name, "proxy-connection", 16);
+    case 17:
+        return equal_lower(name, "transfer-encoding", 17);
+    case 18:
+        return equal_lower(name, "proxy-authenticate", 18);
+    case 19:
+        return equal_lower(name, "proxy-authorization", 19);
+    default:
+        return false;
+    }
+}
+
 /*
  * True when name[0..name_len) is a hop-by-hop field: one of the fixed set
  * (RFC 9110 7.6.1 and the Proxy-* fields) or one listed in a Connection
@@ -955,19 +985,12 @@ bool http1_list_has_token(const char *value, size_t value_len,
 bool http1_is_hop_by_hop(const struct http1_header *h, size_t n,
                          const char *name, size_t name_len)
 {
-    static const char *const fixed[] = {
-        "connection", "keep-alive", "proxy-connection",
-        "proxy-authenticate", "proxy-authorization", "te", "trailer",
-        "transfer-encoding", "upgrade",
-    };
-
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-        if (strlen(fixed[i]) == name_len &&
-            equal_lower(name, fixed[i], name_len))
-            return true;
+    if (fixed_hop_by_hop(name, name_len))
+        return true;
     for (size_t i = 0; i < n; i++)
-        if (h[i].name_len == 10 && equal_lower(h[i].name, "connection", 10)
-            && list_has(h[i].value, h[i].value_len, name, name_len))
+        if (h[i].name_len == 10 && h[i].value_len >= name_len &&
+            equal_lower(h[i].name, "connection", 10) &&
+            list_has(h[i].value, h[i].value_len, name, name_len))
             return true;
     return false;
 }
@@ -993,6 +1016,33 @@ enum {
     CH_ERROR
 };
 
+/* Keep the first bytes of a trailer field's name, lower case. */
+static void trailer_name_add(struct http1_chunked *c, uint8_t b)
+{
+    if (c->name_len < HTTP1_TRAILER_NAME_MAX)
+        c->name[c->name_len] = (char)lower[b];
+    c->name_len++;
+}
+
+/*
+ * Fields a trailer section must not carry (RFC 9110 6.5.1: framing,
+ * routing, connection control); all are shorter than the kept name.
+ */
+static bool trailer_name_forbidden(const struct http1_chunked *c)
+{
+    static const char *const names[] = {
+        "content-length", "transfer-encoding", "host", "connection",
+        "keep-alive", "proxy-connection", "proxy-authenticate",
+        "proxy-authorization", "te", "trailer", "upgrade",
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i]) == c->name_len &&
+            memcmp(c->name, names[i], c->name_len) == 0)
+            return true;
+    return false;
+}
+
 /*
  * The size line and trailer section, one byte at a time (they are short);
  * returns the next state, or CH_ERROR with *error set. The chunk data
@@ -1007,11 +1057,14 @@ static int chunked_byte(struct http1_chunked *c, uint8_t b,
     case CH_SIZE_START:
     case CH_SIZE:
         if (hex_value[b] != 0xff) {
-            if (++c->digits > CHUNK_DIGITS_MAX) {
+            /* Leading zeros do not count; the line limit bounds them. */
+            if (c->remaining > CHUNK_SIZE_MAX >> 4) {
                 *error = "chunk size too large";
                 return CH_ERROR;
             }
             c->remaining = (c->remaining << 4) | hex_value[b];
+            if (c->remaining != 0)
+                c->digits++;
             return CH_SIZE;
         }
         if (c->state == CH_SIZE_START) {
@@ -1080,13 +1133,28 @@ static int chunked_byte(struct http1_chunked *c, uint8_t b,
     case CH_TRAILER_START:
         if (b == '\r')
             return CH_END_LF;
-        if (CLS(b) & C_TCHAR)
-            return CH_TRAILER_NAME;
-        *error = "malformed trailer field";
-        return CH_ERROR;
+        if (!(CLS(b) & C_TCHAR)) {
+            *error = "malformed trailer field";
+            return CH_ERROR;
+        }
+        if (++c->trailers > (c->max_trailers ? c->max_trailers
+                                             : DEFAULT_FIELDS)) {
+            *error = "too many trailer fields";
+            return CH_ERROR;
+        }
+        c->name_len = 0;
+        trailer_name_add(c, b);
+        return CH_TRAILER_NAME;
     case CH_TRAILER_NAME:
-        if (CLS(b) & C_TCHAR)
+        if (CLS(b) & C_TCHAR) {
+            trailer_name_add(c, b);
             return CH_TRAILER_NAME;
+        }
+        if (b == ':' && trailer_name_forbidden(c)) {
+            *error = "framing, routing or hop-by-hop field in trailer "
+                     "section";
+            return CH_ERROR;
+        }
         if (b == ':')
             return CH_TRAILER_VALUE;
         *error = "malformed trailer field";

@@ -132,16 +132,29 @@ bool http1_is_hop_by_hop(const struct http1_header *h, size_t n,
 
 /*
  * Chunked transfer coding, incremental. Zero-initialise before the first
- * call. Bytes are passed through unchanged by the proxy; the scanner finds
- * where the body ends and checks its framing (chunk sizes are hex, at most
- * 16 digits and no overflow, extensions well-formed, CRLF after data,
- * trailer fields well-formed).
+ * call (then max_trailers may be set). Bytes are passed through unchanged
+ * by the proxy; the scanner finds where the body ends and checks its
+ * framing: chunk sizes are hex and at most INT64_MAX (a signed 64-bit
+ * reader must read the same number; leading zeros are allowed and do not
+ * count), extensions well-formed, CRLF after data, trailer fields
+ * well-formed, at most max_trailers of them, and none that frames or
+ * routes the message or is hop-by-hop (Content-Length, Transfer-Encoding,
+ * Host, Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade):
+ * RFC 9110 6.5.1 forbids them there and a next hop could merge them into
+ * the header section, so such a body is refused rather than forwarded.
  */
+#define HTTP1_TRAILER_NAME_MAX 20
+
 struct http1_chunked {
     int state;
     uint64_t remaining;        /* data bytes left in the current chunk */
-    unsigned digits;
+    unsigned digits;           /* significant digits of the chunk size */
     size_t line_len;           /* length of the current size/trailer line */
+    unsigned max_trailers;     /* trailer field limit; 0: 100 (Apache's
+                                  LimitRequestFields default) */
+    unsigned trailers;         /* trailer fields so far */
+    unsigned name_len;         /* of the trailer name being read */
+    char name[HTTP1_TRAILER_NAME_MAX];  /* its first bytes, lower case */
 };
 
 /*

@@ -1026,6 +1026,9 @@ static const struct chunked_case good_chunked[] = {
     CHUNKED("A\r\n0123456789\r\n0\r\n\r\n", 20, "0123456789"),
     CHUNKED("a\r\n0123456789\r\n00\r\n\r\n", 21, "0123456789"),
     CHUNKED("0000000000000003\r\nabc\r\n0\r\n\r\n", 28, "abc"),
+    /* leading zeros do not count toward the size's limit */
+    CHUNKED("00000000000000000003\r\nabc\r\n0\r\n\r\n", 32, "abc"),
+    CHUNKED("00000000000000005\r\nhello\r\n0\r\n\r\n", 0, "hello"),
     CHUNKED("3;name=value\r\nabc\r\n0\r\n\r\n", 24, "abc"),
     CHUNKED("3 ; a = b ; c\r\nabc\r\n0;x\r\n\r\n", 0, "abc"),
     CHUNKED("3;q=\"a \\\"quoted\\\" ;\\\\ value\"\r\nabc\r\n0\r\n\r\n",
@@ -1083,8 +1086,21 @@ static const struct chunked_case bad_chunked[] = {
     CHUNKED("5\r\nhello\r\n0\n\r\n", 0, NULL),
     CHUNKED("5\r\nhello\r\n0\r\n\n", 0, NULL),
     CHUNKED("5\r\nhello\r\n0\r\n\rX", 0, NULL),
-    CHUNKED("00000000000000005\r\nhello\r\n0\r\n\r\n", 0, NULL),
     CHUNKED("10000000000000000\r\n", 0, NULL),
+    /* above INT64_MAX: a signed 64-bit reader would see a negative size */
+    CHUNKED("ffffffffffffffff\r\n", 0, NULL),
+    CHUNKED("8000000000000000\r\n", 0, NULL),
+    CHUNKED("0008000000000000000\r\n", 0, NULL),
+    /* framing, routing and hop-by-hop fields in the trailer section */
+    CHUNKED("0\r\nContent-Length: 5\r\n\r\n", 0, NULL),
+    CHUNKED("0\r\nX: 1\r\ntransfer-ENCODING: chunked\r\n\r\n", 0, NULL),
+    CHUNKED("0\r\nHost: b\r\n\r\n", 0, NULL),
+    CHUNKED("0\r\nConnection: close\r\n\r\n", 0, NULL),
+    CHUNKED("0\r\nTE: trailers\r\n\r\n", 0, NULL),
+    CHUNKED("0\r\nTrailer: x\r\n\r\n", 0, NULL),
+    CHUNKED("0\r\nUpgrade: h2c\r\n\r\n", 0, NULL),
+    CHUNKED("0\r\nKeep-Alive: 1\r\n\r\n", 0, NULL),
+    CHUNKED("0\r\nProxy-Authorization: x\r\n\r\n", 0, NULL),
     CHUNKED("3;\x01\r\nabc\r\n0\r\n\r\n", 0, NULL),
     CHUNKED("3;a\nb\r\nabc\r\n0\r\n\r\n", 0, NULL),
     CHUNKED("3;a=\"b\r\nabc\r\n0\r\n\r\n", 0, NULL),
@@ -1163,6 +1179,48 @@ static void test_chunked_trailer_total(void **state)
     assert_non_null(error);
 }
 
+/* Trailer fields: at most max_trailers (default 100), names that only
+ * look like forbidden ones pass. */
+static void test_chunked_trailer_fields(void **state)
+{
+    struct http1_chunked c;
+    const char *error;
+    bool done;
+    ssize_t rc = 0;
+    static const char line[] = "X-T: 1\r\n";
+    int i;
+
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(http1_chunked_scan(&c, STR("0\r\n"), &done, &error), 3);
+    for (i = 0; i < 100; i++) {
+        rc = http1_chunked_scan(&c, line, sizeof(line) - 1, &done, &error);
+        assert_int_equal(rc, sizeof(line) - 1);
+    }
+    rc = http1_chunked_scan(&c, line, sizeof(line) - 1, &done, &error);
+    assert_int_equal(rc, HTTP1_ERROR);
+    assert_string_equal(error, "too many trailer fields");
+
+    memset(&c, 0, sizeof(c));
+    c.max_trailers = 2;
+    rc = http1_chunked_scan(&c, STR("0\r\nA: 1\r\nB: 2\r\n\r\n"), &done,
+                            &error);
+    assert_int_equal(rc, 17);
+    assert_true(done);
+    memset(&c, 0, sizeof(c));
+    c.max_trailers = 2;
+    rc = http1_chunked_scan(&c, STR("0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"),
+                            &done, &error);
+    assert_int_equal(rc, HTTP1_ERROR);
+
+    memset(&c, 0, sizeof(c));
+    rc = http1_chunked_scan(&c, STR("0\r\nContent-Lengthx: 1\r\n"
+                                    "Hosts: a\r\nT: 1\r\n"
+                                    "Transfer-Encoding-And-More: 1\r\n\r\n"),
+                            &done, &error);
+    assert_true(rc > 0);
+    assert_true(done);
+}
+
 static void test_chunked_large_and_sticky(void **state)
 {
     struct http1_chunked c;
@@ -1171,9 +1229,9 @@ static void test_chunked_large_and_sticky(void **state)
     ssize_t rc;
     char data[4096];
 
-    /* The largest size: 16 f's. Data is consumed as it comes. */
+    /* The largest size: INT64_MAX. Data is consumed as it comes. */
     memset(&c, 0, sizeof(c));
-    rc = http1_chunked_scan(&c, STR("ffffffffffffffff\r\n"), &done, &error);
+    rc = http1_chunked_scan(&c, STR("7fffffffffffffff\r\n"), &done, &error);
     assert_int_equal(rc, 18);
     assert_false(done);
     memset(data, 'x', sizeof(data));
@@ -1181,7 +1239,7 @@ static void test_chunked_large_and_sticky(void **state)
         rc = http1_chunked_scan(&c, data, sizeof(data), &done, &error);
         assert_int_equal(rc, sizeof(data));
     }
-    assert_true(c.remaining == UINT64_MAX - 100 * sizeof(data));
+    assert_true(c.remaining == INT64_MAX - 100 * sizeof(data));
 
     /* After an error, every later call fails too. */
     memset(&c, 0, sizeof(c));
@@ -1231,6 +1289,7 @@ int main(void)
         cmocka_unit_test(test_chunked_bad),
         cmocka_unit_test(test_chunked_limits),
         cmocka_unit_test(test_chunked_trailer_total),
+        cmocka_unit_test(test_chunked_trailer_fields),
         cmocka_unit_test(test_chunked_large_and_sticky),
     };
 
