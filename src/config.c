@@ -267,7 +267,7 @@ static int open_proxy(struct parser *p, int argc, char **argv)
     return push_section(p, SECTION_PROXY, false, b);
 }
 
-/* We serve one virtual host: the directives inside apply globally. */
+/* A virtual host: see config_vhost.c for what is its own. */
 static int open_vhost(struct parser *p, int argc, char **argv)
 {
     enum place place = config_current_place(p);
@@ -278,11 +278,9 @@ static int open_vhost(struct parser *p, int argc, char **argv)
     if (argc == 0)
         return fail(p, "<VirtualHost>: expected <VirtualHost ADDR:PORT "
                     "...>, found no address");
-    if (p->vhost_seen)
-        return fail(p, "a second <VirtualHost> is not supported yet (one "
-                    "virtual host is served)");
-    p->vhost_seen = true;
-    return push_section(p, SECTION_VHOST, false, NULL);
+    if (push_section(p, SECTION_VHOST, false, NULL) < 0)
+        return -1;
+    return config_vhost_open(p, argc, argv);
 }
 
 static int open_ifmodule(struct parser *p, int argc, char **argv)
@@ -346,6 +344,8 @@ static int close_section(struct parser *p, const char *name, int file_base)
                     "</%s>", section_name(top->kind),
                     section_name(top->kind), top->line, name);
     p->nsections--;
+    if (top->kind == SECTION_VHOST)
+        return config_vhost_close(p);
     return 0;
 }
 
@@ -771,6 +771,8 @@ static int finish(struct parser *p, int last_line)
                               "expected at least one Listen [ADDR:]PORT");
     if (resolve_access_logs(p) < 0)
         return -1;
+    if (config_vhosts_finish(p, last_line) < 0)
+        return -1;
     config_check_locations(p);
 
     if (!p->proxy_timeout_set)
@@ -838,6 +840,7 @@ static void parser_done(struct parser *p)
     free(p->files);
     free(p->bnotes);
     free(p->lnotes);
+    free(p->vnotes);
 }
 
 static void parser_init(struct parser *p, const struct config_options *opt,
@@ -916,6 +919,7 @@ void config_free(struct config *c)
     for (i = 0; i < c->nlisteners; i++)
         free(c->listeners[i].text);
     free(c->listeners);
+    config_vhosts_free(c);
 
     for (i = 0; i < c->npasses; i++) {
         free(c->passes[i].path);

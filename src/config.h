@@ -20,10 +20,50 @@
 
 struct location;                    /* location.h */
 
+struct vhost;
+struct ssl_ctx_st;                  /* OpenSSL's SSL_CTX */
+
+struct location;                    /* location.h */
+
 struct listener_config {
     char *text;                     /* as written: "127.0.0.1:8080" */
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    bool https;                     /* Listen ... https: needs TLS */
+    const struct vhost *vhost;      /* the <VirtualHost> serving it, or
+                                       NULL (see config_vhost.c) */
+};
+
+/* Redirect [STATUS] PATH [URL] (mod_alias): a request whose path is
+ * PATH or below it gets STATUS with Location URL + the rest. */
+struct redirect {
+    char *path;
+    char *url;                      /* NULL for a status without one */
+    int status;                     /* 301, 302, 303, other 3xx, 410 ... */
+};
+
+/* TLS settings of a <VirtualHost> (SSLEngine On ...). */
+struct vhost_tls {
+    bool engine;                    /* SSLEngine On */
+    char *certificate_file;         /* SSLCertificateFile */
+    char *key_file;                 /* SSLCertificateKeyFile (or NULL:
+                                       the key is in certificate_file) */
+    unsigned protocols;             /* TLS_PROTOCOL_* bits (tls.h) */
+    char *cipher_list;              /* SSLCipherSuite [SSL] ... (1.2) */
+    char *cipher_suites;            /* SSLCipherSuite TLSv1.3 ... */
+    struct ssl_ctx_st *context;     /* OpenSSL's SSL_CTX, made at load
+                                       time; NULL when engine is off */
+};
+
+/* One <VirtualHost ADDR:PORT ...>: which listeners it serves and what is
+ * its own there. ProxyPass, balancers and the rest stay global. */
+struct vhost {
+    char **addresses;               /* as written: "*:443", "_default_" */
+    size_t naddresses;
+    char *server_name;              /* ServerName inside, or NULL */
+    struct redirect *redirects;
+    size_t nredirects;
+    struct vhost_tls tls;
 };
 
 /* One ProxyPass: requests whose path starts with path go to balancer. */
@@ -56,6 +96,8 @@ struct config {
 
     struct listener_config *listeners;
     size_t nlisteners;
+    struct vhost **vhosts;          /* in configuration order */
+    size_t nvhosts;
 
     struct proxy_pass *passes;      /* in configuration order: the first
                                        match wins, as in Apache */

@@ -28,9 +28,10 @@ static int do_listen(struct parser *p, int argc, char **argv)
     long port = 0;
     size_t i;
 
-    if (argc == 2 && strcasecmp(argv[1], "http") != 0)
+    if (argc == 2 && strcasecmp(argv[1], "http") != 0 &&
+        strcasecmp(argv[1], "https") != 0)
         return fail(p, "Listen: protocol '%s' is not supported yet "
-                    "(expected http)", argv[1]);
+                    "(expected http or https)", argv[1]);
 
     /* "PORT" and "*:PORT" listen on every IPv4 address. */
     if (strncmp(text, "*:", 2) == 0)
@@ -62,6 +63,7 @@ static int do_listen(struct parser *p, int argc, char **argv)
     l.text = strdup(text);
     if (l.text == NULL)
         return config_fail_oom(p);
+    l.https = argc == 2 && strcasecmp(argv[1], "https") == 0;
     c->listeners[c->nlisteners++] = l;
     return 0;
 }
@@ -81,6 +83,8 @@ static int do_server_name(struct parser *p, int argc, char **argv)
 {
     if (argv[0][0] == '\0')
         return fail(p, "ServerName: expected a host name, found ''");
+    if (config_current_place(p) == IN_VHOST)
+        return config_vhost_server_name(p, argv[0]);
     return replace_string(p, &p->cfg->server_name, argv[0]);
 }
 
@@ -353,6 +357,8 @@ static const char *const builtin_modules[][2] = {
     { "mod_lbmethod_bybusyness.c", "lbmethod_bybusyness_module" },
     { "mod_log_config.c", "log_config_module" },
     { "mod_slotmem_shm.c", "slotmem_shm_module" },
+    { "mod_ssl.c", "ssl_module" },
+    { "mod_alias.c", "alias_module" },
 };
 
 #define NBUILTIN (sizeof(builtin_modules) / sizeof(builtin_modules[0]))
@@ -379,7 +385,7 @@ static int do_load_module(struct parser *p, int argc, char **argv)
                 "proxy_http_module, proxy_balancer_module, "
                 "lbmethod_byrequests_module, lbmethod_bytraffic_module, "
                 "lbmethod_bybusyness_module, log_config_module, "
-                "slotmem_shm_module)", argv[0]);
+                "slotmem_shm_module, ssl_module, alias_module)", argv[0]);
 }
 
 static bool starts_with_slash(struct parser *p, const char *path)
@@ -667,7 +673,7 @@ static const struct directive directives[] = {
     { "LimitRequestFieldSize", "BYTES", 1, 1, IN_SERVER,
       do_limit_field_size },
     { "LimitRequestLine", "BYTES", 1, 1, IN_SERVER, do_limit_line },
-    { "Listen", "[ADDR:]PORT [http]", 1, 2, IN_MAIN, do_listen },
+    { "Listen", "[ADDR:]PORT [http|https]", 1, 2, IN_MAIN, do_listen },
     { "LoadModule", "MODULE PATH", 2, 2, IN_MAIN, do_load_module },
     { "LogFormat", "FORMAT NICKNAME", 1, 2, IN_SERVER, do_log_format },
     { "LogLevel", "LEVEL [MODULE:LEVEL ...]", 1, -1, IN_SERVER,
@@ -697,6 +703,17 @@ static const struct directive directives[] = {
       IN_SERVER, config_do_request_read_timeout },
     { "Require", "all granted|denied | local | ip ADDR|NET ...", 1, -1,
       IN_LOCATION, config_do_require },
+    { "Redirect", "[STATUS] URL-PATH [URL]", 2, 3, IN_VHOST,
+      config_do_redirect },
+    { "SSLCertificateFile", "PATH", 1, 1, IN_VHOST,
+      config_do_ssl_certificate_file },
+    { "SSLCertificateKeyFile", "PATH", 1, 1, IN_VHOST,
+      config_do_ssl_certificate_key_file },
+    { "SSLCipherSuite", "[SSL|TLSv1.3] CIPHERS", 1, 2, IN_VHOST,
+      config_do_ssl_cipher_suite },
+    { "SSLEngine", "On|Off", 1, 1, IN_VHOST, config_do_ssl_engine },
+    { "SSLProtocol", "[+|-]PROTOCOL ...", 1, -1, IN_VHOST,
+      config_do_ssl_protocol },
     { "ServerName", "NAME[:PORT]", 1, 1, IN_SERVER, do_server_name },
     { "SetHandler", "NAME|None", 1, 1, IN_LOCATION, config_do_set_handler },
     { "Timeout", "SECONDS", 1, 1, IN_SERVER, do_timeout },
@@ -713,9 +730,10 @@ static const char *const apache_directives[] = {
     "ProxyStatus", "ProxyBadHeader", "ProxyIOBufferSize",
     "ProxyReceiveBufferSize",
     "ProxyHCTPsize", "BalancerPersist", "BalancerInherit",
-    "BalancerGrowth", "SSLEngine", "SSLProxyEngine", "SSLCertificateFile",
-    "SSLCertificateKeyFile", "Order", "Allow",
-    "Deny", "Define", "Mutex", "ErrorDocument", "Alias", "Redirect",
+    "BalancerGrowth", "SSLProxyEngine", "SSLCertificateChainFile",
+    "SSLCACertificateFile", "SSLVerifyClient", "SSLHonorCipherOrder",
+    "SSLSessionCache", "SSLOptions", "Order", "Allow",
+    "Deny", "Define", "Mutex", "ErrorDocument", "Alias", "RedirectMatch",
     NULL
 };
 

@@ -67,6 +67,18 @@ struct balancer_note {
     int insert_line;
 };
 
+/* Where a directive was read. */
+struct config_place_note {
+    const char *file;
+    int line;
+};
+
+/* Where the parts of vhosts[i] came from (config_vhost.c). */
+struct vhost_note {
+    struct config_place_note open, engine, certificate, key, ciphers,
+                             suites;
+};
+
 /* Where access_logs[i] came from; nickname set when its format is one. */
 struct access_log_note {
     const char *file;
@@ -90,11 +102,11 @@ struct parser {
 
     struct section sections[MAX_SECTIONS];
     int nsections;
-    bool vhost_seen;
     bool proxy_timeout_set;
 
     struct balancer_note *bnotes;   /* parallel to cfg->balancers */
     struct access_log_note *lnotes; /* parallel to cfg->access_logs */
+    struct vhost_note *vnotes;      /* parallel to cfg->vhosts */
 };
 
 
@@ -236,5 +248,31 @@ void config_check_locations(struct parser *p);
 
 /* config.c: push the section of cfg->locations[index]. 0 or -1. */
 int config_push_location(struct parser *p, size_t index);
+
+/* ---- config_vhost.c: <VirtualHost>, Redirect, mod_ssl ------------- */
+
+/* <VirtualHost ADDR ...> opens: a new cfg->vhosts entry. 0 or -1. */
+int config_vhost_open(struct parser *p, int argc, char **argv);
+
+/* </VirtualHost>: check its TLS settings and make its SSL_CTX. */
+int config_vhost_close(struct parser *p);
+
+/* ServerName inside a <VirtualHost>. 0 or -1. */
+int config_vhost_server_name(struct parser *p, const char *name);
+
+/* At the end: tie listeners to virtual hosts (Listen https checked).
+ * 0 or -1. */
+int config_vhosts_finish(struct parser *p, int last_line);
+
+/* Free c's virtual hosts (their TLS contexts too). */
+void config_vhosts_free(struct config *c);
+
+int config_do_ssl_engine(struct parser *p, int argc, char **argv);
+int config_do_ssl_certificate_file(struct parser *p, int argc, char **argv);
+int config_do_ssl_certificate_key_file(struct parser *p, int argc,
+                                       char **argv);
+int config_do_ssl_protocol(struct parser *p, int argc, char **argv);
+int config_do_ssl_cipher_suite(struct parser *p, int argc, char **argv);
+int config_do_redirect(struct parser *p, int argc, char **argv);
 
 #endif

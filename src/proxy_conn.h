@@ -32,6 +32,7 @@
 #define MAX_TRIED               32  /* members one request may try */
 
 struct conn;
+struct ssl_st;                      /* OpenSSL's SSL */
 
 /* The parsed heads of the request being served and its response. They
  * are large (HTTP1_MAX_HEADERS each), so they live in a loop buffer taken
@@ -108,6 +109,9 @@ struct conn {
     char client_ip[INET6_ADDRSTRLEN];
     char client_text[INET6_ADDRSTRLEN + 8];    /* "ip:port" for logs */
     uint32_t requests;              /* requests begun on this connection */
+    const struct vhost *vhost;      /* of the listener, or NULL */
+    struct ssl_st *tls;             /* the TLS session (tls.h), or NULL:
+                                       plain TCP */
 
     /* client input */
     char *in;
@@ -213,6 +217,12 @@ int head_build_interim(struct conn *c);
 
 /* Build a small HTML response with status into c->ohead. */
 void head_build_error(struct conn *c, int status, bool head_only);
+
+/* Make the head of c->ohead (built by head_build_error for r->status)
+ * a redirect: the same with a Location header (vhost.h) and a short
+ * body. Returns 0, or -1 when the Location does not fit (the error page
+ * stays). */
+int head_build_redirect(struct conn *c, const struct redirect *r);
 
 /* ---- proxy_route.c --------------------------------------------------- */
 

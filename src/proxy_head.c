@@ -14,6 +14,7 @@
 #include "proxy_conn.h"
 #include "rewrite.h"
 #include "sticky.h"
+#include "vhost.h"
 
 /* A head being written into a fixed buffer; overflow sticks. */
 struct out {
@@ -102,6 +103,14 @@ static void put_forwarded(struct out *o, const struct http1_request *r,
     put(o, "\r\n", 2);
 }
 
+/* ServerName of the connection's virtual host, else the server's. */
+static const char *server_name(const struct conn *c)
+{
+    if (c->vhost != NULL && c->vhost->server_name != NULL)
+        return c->vhost->server_name;
+    return c->worker->config->server_name;
+}
+
 int head_build_request(struct conn *c)
 {
     const struct config *cf = c->worker->config;
@@ -136,7 +145,8 @@ int head_build_request(struct conn *c)
             continue;
         if (cf->add_headers && (name_is(h, "X-Forwarded-For") ||
                                 name_is(h, "X-Forwarded-Host") ||
-                                name_is(h, "X-Forwarded-Server")))
+                                name_is(h, "X-Forwarded-Server") ||
+                                name_is(h, "X-Forwarded-Proto")))
             continue;
         put_header(&o, h->name, h->name_len, h->value, h->value_len);
     }
@@ -163,9 +173,13 @@ int head_build_request(struct conn *c)
         if (host != NULL)
             put_forwarded(&o, r, "X-Forwarded-Host", host->value,
                           host->value_len);
-        if (cf->server_name != NULL)
-            put_forwarded(&o, r, "X-Forwarded-Server", cf->server_name,
-                          strlen(cf->server_name));
+        if (server_name(c) != NULL)
+            put_forwarded(&o, r, "X-Forwarded-Server", server_name(c),
+                          strlen(server_name(c)));
+        /* Ours (Apache adds no X-Forwarded-Proto): replaced, not merged,
+         * so that a client cannot claim https over plain HTTP. */
+        puts_(&o, c->tls != NULL ? "X-Forwarded-Proto: https\r\n"
+                                 : "X-Forwarded-Proto: http\r\n");
     }
     put(&o, "\r\n", 2);
 
@@ -176,7 +190,8 @@ int head_build_request(struct conn *c)
     return 0;
 }
 
-/* "http://host[:port]" as the client sees us, for ProxyPassReverse. */
+/* "http[s]://host[:port]" as the client sees us, for
+ * ProxyPassReverse. */
 static size_t front_url(const struct conn *c, char *buf, size_t size)
 {
     const struct http1_header *host =
@@ -184,12 +199,11 @@ static size_t front_url(const struct conn *c, char *buf, size_t size)
     int n;
 
     if (host != NULL)
-        n = snprintf(buf, size, "http://%.*s", (int)host->value_len,
-                     host->value);
+        n = snprintf(buf, size, "%s://%.*s", c->tls ? "https" : "http",
+                     (int)host->value_len, host->value);
     else
-        n = snprintf(buf, size, "http://%s:%u",
-                     c->worker->config->server_name ?
-                     c->worker->config->server_name : "localhost",
+        n = snprintf(buf, size, "%s://%s:%u", c->tls ? "https" : "http",
+                     server_name(c) ? server_name(c) : "localhost",
                      c->local_port);
     if (n < 0)
         return 0;
@@ -312,7 +326,8 @@ int head_build_response(struct conn *c)
 
     if (!sets_sticky && route_needs_cookie(c)) {
         char cookie[512];
-        int n = sticky_make_cookie(c->balancer, c->member, false, cookie,
+        int n = sticky_make_cookie(c->balancer, c->member,
+                                   c->tls != NULL, cookie,
                                    sizeof(cookie));
 
         if (n > 0)
@@ -402,4 +417,51 @@ void head_build_error(struct conn *c, int status, bool head_only)
     c->ohead_len = o.len;
     c->ohead_sent = 0;
     c->local_body_len = head_only ? 0 : (size_t)n;
+}
+
+int head_build_redirect(struct conn *c, const struct redirect *r)
+{
+    const struct http1_request *req = &c->msg->req;
+    const struct http1_header *host =
+        http1_find_header(req->headers, req->num_headers, "Host");
+    const char *name = host ? host->value : server_name(c);
+    size_t path_len = 0;
+    bool head_only = req->method_len == 4 &&
+                     memcmp(req->method, "HEAD", 4) == 0;
+    static const char body[] = "<!DOCTYPE html>\n<html><head><title>"
+        "Moved</title></head>\n<body><p>The document has moved.</p>"
+        "</body></html>\n";
+    char location[4096];
+    struct out o = { c->ohead, 0, LOOP_BUF_SIZE, false };
+    int n;
+
+    while (path_len < req->target_len && req->target[path_len] != '?')
+        path_len++;
+    n = vhost_redirect_location(r, req->target, req->target_len, path_len,
+                                c->tls != NULL, name ? name : "localhost",
+                                host ? host->value_len
+                                     : strlen(name ? name : "localhost"),
+                                location, sizeof(location));
+    if (n < 0)
+        return -1;
+
+    putf(&o, "HTTP/1.1 %d %s\r\nServer: balancer\r\n", r->status,
+         http1_reason(r->status));
+    put_header(&o, "Location", 8, location, (size_t)n);
+    putf(&o, "Content-Type: text/html; charset=utf-8\r\n"
+         "Content-Length: %zu\r\n", sizeof(body) - 1);
+    if (!c->keep_alive || c->worker->stopping)
+        puts_(&o, "Connection: close\r\n");
+    else if (req->version_minor == 0)
+        puts_(&o, "Connection: keep-alive\r\n");
+    put(&o, "\r\n", 2);
+    if (!head_only)
+        put(&o, body, sizeof(body) - 1);
+    if (o.overflow)
+        return -1;
+
+    c->ohead_len = o.len;
+    c->ohead_sent = 0;
+    c->local_body_len = head_only ? 0 : sizeof(body) - 1;
+    return 0;
 }

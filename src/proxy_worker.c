@@ -16,6 +16,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "proxy_conn.h"
+#include "tls.h"
 
 #define LISTEN_BACKLOG 4096
 #define ACCEPT_RETRY_MS 100
@@ -77,6 +78,8 @@ void conn_free(struct conn *c)
     }
     loop_timer_cancel(l, &c->timer);
     loop_del(l, &c->watch);
+    tls_session_free(c->tls);
+    c->tls = NULL;
     close(c->watch.fd);
 
     loop_buf_put(l, c->in);
@@ -121,10 +124,16 @@ static void accept_one(struct listener *li, int fd,
     snprintf(c->client_text, sizeof(c->client_text), "%s:%u",
              c->client_ip, c->client_port);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->vhost = li->config->vhost;
+    if (c->vhost != NULL && c->vhost->tls.context != NULL)
+        c->tls = tls_session_new(c->vhost->tls.context, fd);
 
     conn_start(c);
-    if (loop_add(w->loop, &c->watch) < 0) {
+    if ((c->tls == NULL && c->vhost != NULL &&
+         c->vhost->tls.context != NULL) || loop_add(w->loop, &c->watch) < 0) {
         loop_timer_cancel(w->loop, &c->timer);
+        tls_session_free(c->tls);
+        c->tls = NULL;
         close(fd);
         limits_client_leave();
         c->next = w->free_conns;

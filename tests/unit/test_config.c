@@ -581,9 +581,31 @@ static const struct error_case error_cases[] = {
       "balancer://NAME without a path, found 'balancer://a/x'" },
     { L "<VirtualHost>\n", "t.conf:2: <VirtualHost>: expected "
       "<VirtualHost ADDR:PORT ...>, found no address" },
-    { L "<VirtualHost *:80>\n</VirtualHost>\n<VirtualHost *:81>\n",
-      "t.conf:4: a second <VirtualHost> is not supported yet (one virtual "
-      "host is served)" },
+    { L "<VirtualHost *:80>\n</VirtualHost>\n<VirtualHost *:81>\n"
+      "</VirtualHost>\n",
+      "t.conf:2: <VirtualHost *:80> matches no Listen address and port" },
+    { L "<VirtualHost *:8080>\n</VirtualHost>\n"
+      "<VirtualHost 127.0.0.1:8080>\n</VirtualHost>\n",
+      "t.conf:4: <VirtualHost> here and the one of t.conf:2 both serve "
+      "Listen 8080: name-based virtual hosts are not supported yet (one "
+      "<VirtualHost> per listener)" },
+    { L "<VirtualHost *:8080>\nSSLEngine On\n</VirtualHost>\n",
+      "t.conf:3: SSLEngine On needs an SSLCertificateFile in the same "
+      "<VirtualHost>" },
+    { L "<VirtualHost *:8080>\nSSLProtocol all -TLSv1.2 -TLSv1.3\n",
+      "t.conf:3: SSLProtocol: no protocol left: expected TLSv1.2 or "
+      "TLSv1.3 among the enabled ones" },
+    { L "<VirtualHost *:8080>\nRedirect /a\n", "t.conf:3: Redirect: "
+      "expected [STATUS] URL-PATH [URL], found 1 argument" },
+    { L "<VirtualHost *:8080>\nRedirect gone /a http://x/\n", "t.conf:3: "
+      "Redirect: status 410 takes no URL, found 'http://x/'" },
+    { L "<VirtualHost *:8080>\nRedirect permanent /a x\n", "t.conf:3: "
+      "Redirect: expected an absolute URL (scheme://host/...) or a path "
+      "starting with '/', found 'x'" },
+    { L "SSLEngine On\n", "t.conf:2: SSLEngine is not allowed at top "
+      "level" },
+    { L "Listen 9443 https\n", "t.conf:2: Listen 9443 https: no "
+      "<VirtualHost> with SSLEngine On serves it" },
     { L "<VirtualHost *:80>\n<VirtualHost *:80>\n", "t.conf:3: "
       "<VirtualHost> is not allowed inside <VirtualHost>" },
     { L "<IfModule>\n", "t.conf:2: <IfModule>: expected <IfModule "
@@ -616,8 +638,8 @@ static const struct error_case error_cases[] = {
       "port from 1 to 65535, found '::1:80'" },
     { "Listen [::1\n", "t.conf:1: Listen: expected [ADDR:]PORT with a "
       "port from 1 to 65535, found '[::1'" },
-    { "Listen 80 https\n", "t.conf:1: Listen: protocol 'https' is not "
-      "supported yet (expected http)" },
+    { "Listen 80 ftp\n", "t.conf:1: Listen: protocol 'ftp' is not "
+      "supported yet (expected http or https)" },
     { "Listen 80\nListen 0.0.0.0:80\n", "t.conf:2: Listen: 0.0.0.0:80 is "
       "already listened on (as 80)" },
 
@@ -650,7 +672,7 @@ static const struct error_case error_cases[] = {
       "proxy_http_module, proxy_balancer_module, "
       "lbmethod_byrequests_module, lbmethod_bytraffic_module, "
       "lbmethod_bybusyness_module, log_config_module, "
-      "slotmem_shm_module)" },
+      "slotmem_shm_module, ssl_module, alias_module)" },
 
     /* logs */
     { L "LogLevel loud\n", "t.conf:2: LogLevel: expected a level (emerg, "
