@@ -962,6 +962,7 @@ void config_free(struct config *c)
     free(c->access_logs);
 
     free(c->error_log);
+    free(c->pid_file);
     free(c->server_name);
     free(c->file);
     free(c);

@@ -121,6 +121,9 @@ struct config {
 
     int log_level;                  /* LogLevel */
     char *error_log;                /* ErrorLog path, NULL: stderr */
+    char *pid_file;                 /* PidFile as written, NULL: the
+                                       default (pidfile.h) */
+    bool balancer_persist;          /* BalancerPersist (persist.h) */
     struct log_format **formats;    /* LogFormat nicknames */
     char **format_names;            /* formats[i]'s nickname, "common" .. */
     char **format_texts;            /* formats[i] as written */

@@ -212,6 +212,21 @@ static int do_error_log(struct parser *p, int argc, char **argv)
     return replace_string(p, &p->cfg->error_log, argv[0]);
 }
 
+static int do_pid_file(struct parser *p, int argc, char **argv)
+{
+    if (argv[0][0] == '\0')
+        return fail(p, "PidFile: expected a file name, found ''");
+    return replace_string(p, &p->cfg->pid_file, argv[0]);
+}
+
+/* Apache's BalancerPersist: see persist.h. */
+static int do_balancer_persist(struct parser *p, int argc, char **argv)
+{
+    if (config_parse_on_off(argv[0], &p->cfg->balancer_persist) < 0)
+        return fail_on_off(p, argv[0]);
+    return 0;
+}
+
 struct log_format *config_compile_format(struct parser *p, const char *text)
 {
     char cause[256] = "";
@@ -658,6 +673,7 @@ struct directive {
 static const struct directive directives[] = {
     { "BalancerMember", "[balancer://NAME] URL [key=value ...]", 1, -1,
       IN_ANY, do_balancer_member },
+    { "BalancerPersist", "On|Off", 1, 1, IN_MAIN, do_balancer_persist },
     { "CustomLog", "PATH FORMAT|NICKNAME", 2, 3, IN_SERVER,
       do_custom_log },
     { "ErrorLog", "PATH", 1, 1, IN_SERVER, do_error_log },
@@ -683,6 +699,7 @@ static const struct directive directives[] = {
       config_do_max_keepalive_requests },
     { "MaxRequestWorkers", "NUMBER", 1, 1, IN_MAIN,
       config_do_max_clients },
+    { "PidFile", "PATH", 1, 1, IN_MAIN, do_pid_file },
     { "ProxyAddHeaders", "On|Off", 1, 1, IN_SERVER, do_add_headers },
     { "ProxyHCExpectStatus", "NAME CODE|LOW-HIGH[,...]", 2, -1, IN_SERVER,
       do_proxy_hc_expect_status },
@@ -724,12 +741,12 @@ static const struct directive directives[] = {
 /* Apache directives people carry over that we do not implement yet. */
 static const char *const apache_directives[] = {
     "ServerRoot", "ServerAdmin", "ServerAlias", "DocumentRoot", "User",
-    "Group", "PidFile", "TransferLog", "Header", "RequestHeader",
+    "Group", "TransferLog", "Header", "RequestHeader",
     "ProxyPassMatch", "ProxyPassReverseCookieDomain",
     "ProxyPassReverseCookiePath", "ProxyVia", "ProxyErrorOverride",
     "ProxyStatus", "ProxyBadHeader", "ProxyIOBufferSize",
     "ProxyReceiveBufferSize",
-    "ProxyHCTPsize", "BalancerPersist", "BalancerInherit",
+    "ProxyHCTPsize", "BalancerInherit",
     "BalancerGrowth", "SSLProxyEngine", "SSLCertificateChainFile",
     "SSLCACertificateFile", "SSLVerifyClient", "SSLHonorCipherOrder",
     "SSLSessionCache", "SSLOptions", "Order", "Allow",

@@ -5,11 +5,17 @@
  *   balancer -t -f FILE     check FILE: "Syntax OK" and 0, or
  *                           "FILE:LINE: cause" and 1
  *   balancer -v             print the version
+ *   balancer -k graceful -f FILE
+ *                           check FILE as -t does, then have the running
+ *                           balancer (found by its PidFile) read it again
+ *                           (SIGHUP); -k stop sends SIGTERM
  *
  * Signals are taken by the main thread only (sigwait); workers have them
  * blocked. SIGTERM and SIGINT stop gracefully: workers stop accepting,
  * close idle connections and finish the requests in flight; after
- * SHUTDOWN_GRACE_MS the process exits anyway.
+ * SHUTDOWN_GRACE_MS the process exits anyway. SIGHUP reads the
+ * configuration again (reload.h): a good one is taken by new requests
+ * at once, a broken one is refused with its cause in the error log.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,7 +29,9 @@
 #include "balancer.h"
 #include "config.h"
 #include "log.h"
+#include "pidfile.h"
 #include "proxy.h"
+#include "reload.h"
 
 #ifndef BALANCER_VERSION
 #define BALANCER_VERSION "unknown"
@@ -34,6 +42,7 @@
 struct options {
     const char *file;
     bool check_only;
+    const char *signal_action;     /* -k ACTION */
 };
 
 struct worker_thread {
@@ -45,9 +54,13 @@ struct worker_thread {
 static void usage(FILE *out)
 {
     fprintf(out, "usage: balancer [-t] -f FILE\n"
+                 "       balancer -k graceful|stop -f FILE\n"
                  "       balancer -v\n"
                  "  -f FILE  configuration file (Apache httpd syntax)\n"
                  "  -t       check the configuration and exit\n"
+                 "  -k graceful  check FILE, then make the running "
+                 "balancer read it again\n"
+                 "  -k stop  stop the running balancer\n"
                  "  -v       print the version and exit\n");
 }
 
@@ -56,13 +69,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
     int opt;
 
-    while ((opt = getopt(argc, argv, "f:tvhD:")) != -1) {
+    while ((opt = getopt(argc, argv, "f:tvhD:k:")) != -1) {
         switch (opt) {
         case 'f':
             o->file = optarg;
             break;
         case 't':
             o->check_only = true;
+            break;
+        case 'k':
+            o->signal_action = optarg;
             break;
         case 'v':
             printf("balancer version %s\n", BALANCER_VERSION);
@@ -160,20 +176,22 @@ static void log_start(const struct config *c, int nthreads)
             c->file);
 }
 
-/* Wait for SIGTERM or SIGINT; SIGHUP is only noted. */
-static int wait_for_stop(const sigset_t *set)
+/* Wait for SIGTERM or SIGINT; SIGHUP reads the configuration again
+ * and, when it is good, has every worker take it. */
+static int wait_for_stop(const sigset_t *set, const char *file,
+                         struct worker_thread *t, int n)
 {
     for (;;) {
-        int sig;
+        int sig, i;
 
         if (sigwait(set, &sig) != 0)
             continue;
-        if (sig == SIGHUP) {
-            log_msg(LOG_LEVEL_NOTICE, "core", "SIGHUP received: "
-                    "reloading is not supported yet; ignored");
+        if (sig != SIGHUP)
+            return sig;
+        if (reload_apply(file, n) < 0)
             continue;
-        }
-        return sig;
+        for (i = 0; i < n; i++)
+            proxy_worker_reload(t[i].worker);
     }
 }
 
@@ -198,9 +216,11 @@ static int stop_workers(struct worker_thread *t, int n)
     return left;
 }
 
-static int run(struct config *c)
+/* c may be freed by a reload once the workers run: file is the name
+ * to read again. */
+static int run(struct config *c, const char *file)
 {
-    int n = thread_count(c), i, sig, created = 0, left;
+    int n = thread_count(c), wanted = n, i, sig, created = 0, left;
     struct worker_thread *threads = calloc((size_t)n, sizeof(*threads));
     sigset_t set;
     char err[512];
@@ -233,8 +253,11 @@ static int run(struct config *c)
         threads[i].started = true;
     }
     log_start(c, n);
+    if (pidfile_write(c, err, sizeof(err)) < 0)
+        log_msg(LOG_LEVEL_ERR, "core", "PidFile: %s; `balancer -k` will "
+                "not find this process", err);
 
-    sig = wait_for_stop(&set);
+    sig = wait_for_stop(&set, file, threads, n);
     log_msg(LOG_LEVEL_NOTICE, "core", "caught %s, shutting down "
             "gracefully", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 stop:
@@ -252,18 +275,43 @@ free_workers:
     for (i = 0; i < created; i++)
         proxy_worker_free(threads[i].worker);
     free(threads);
-    return created == thread_count(c) ? 0 : 1;
+    return created == wanted ? 0 : 1;
+}
+
+/* Serve c (prepared) until stopped; c belongs to the generations from
+ * here and is freed with the last of them. */
+static int serve(struct config *c, const char *file)
+{
+    char pid_path[4096];
+    struct generation *g;
+    int rc;
+
+    if (reload_start(c) < 0) {
+        fprintf(stderr, "balancer: out of memory\n");
+        config_free(c);
+        return 1;
+    }
+    rc = run(c, file);
+
+    g = generation_acquire();
+    if (rc == 0 && pidfile_path(g->config, pid_path, sizeof(pid_path)) == 0)
+        pidfile_remove(pid_path);
+    generation_release(g);
+    reload_finish();
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
-    struct options o = { NULL, false };
+    struct options o = { NULL, false, NULL };
     struct config *c;
     char err[1024];
     int rc = parse_args(argc, argv, &o);
 
     if (rc >= 0)
         return rc;
+    if (o.signal_action != NULL)
+        return pidfile_signal_command(o.signal_action, o.file);
 
     c = config_load(o.file, err, sizeof(err));
     if (c == NULL) {
@@ -282,7 +330,5 @@ int main(int argc, char **argv)
         config_free(c);
         return 1;
     }
-    rc = run(c);
-    config_free(c);
-    return rc;
+    return serve(c, o.file);
 }

@@ -64,8 +64,8 @@ static int io_timeout_ms(const struct conn *c)
 {
     if (c->member != NULL && c->member->timeout_ms > 0)
         return c->member->timeout_ms;
-    if (c->worker->config->proxy_timeout_ms > 0)
-        return c->worker->config->proxy_timeout_ms;
+    if (c->config->proxy_timeout_ms > 0)
+        return c->config->proxy_timeout_ms;
     return 60000;
 }
 
@@ -80,7 +80,7 @@ static int connect_timeout_ms(const struct conn *c)
  * Timeout), counted from head_start_ms. */
 static int64_t head_deadline(const struct conn *c)
 {
-    const struct config *cf = c->worker->config;
+    const struct config *cf = c->config;
     int64_t d = limits_read_deadline(&cf->client.header, c->head_start_ms,
                                      c->in_len);
 
@@ -95,7 +95,7 @@ static int64_t body_deadline(const struct conn *c)
 
     if (p->done || p->tunnel || p->kind == HTTP1_BODY_NONE)
         return 0;
-    return limits_read_deadline(&c->worker->config->client.body,
+    return limits_read_deadline(&c->config->client.body,
                                 c->body_start_ms,
                                 c->bytes_received - p->head_len);
 }
@@ -355,7 +355,7 @@ static void drop_backend(struct conn *c, bool reusable)
     if (reusable)
         c->be->requests++;
     c->be->rdhup = false;
-    pool_release(c->worker->pool, c->be, reusable);
+    pool_release(c->pool, c->be, reusable);
     c->be = NULL;
 }
 
@@ -408,7 +408,7 @@ static enum step request_end(struct conn *c)
     c->head_started = rest > 0;
     c->head_start_ms = now_ms(c);
     loop_timer_set(c->worker->loop, &c->timer, rest > 0 ? head_deadline(c) :
-                   now_ms(c) + c->worker->config->client.keepalive_timeout_ms);
+                   now_ms(c) + c->config->client.keepalive_timeout_ms);
     return STEP_AGAIN;
 }
 
@@ -586,7 +586,7 @@ static enum step attempt_begin(struct conn *c, unsigned flags)
 
     if (!c->idempotent)
         flags |= POOL_CHECK_ALIVE;
-    r = pool_acquire(c->worker->pool, c->member, c, flags, &c->be);
+    r = pool_acquire(c->pool, c->member, c, flags, &c->be);
     switch (r) {
     case POOL_FULL:
         log_msg(LOG_LEVEL_DEBUG, "proxy", "%s: all its max=%d connections "
@@ -595,7 +595,7 @@ static enum step attempt_begin(struct conn *c, unsigned flags)
         c->be = NULL;
         c->waiter.owner = c;
         c->waiter.member = c->member;
-        pool_wait(c->worker->pool, &c->waiter);
+        pool_wait(c->pool, &c->waiter);
         loop_timer_set(c->worker->loop, &c->timer,
                        now_ms(c) + connect_timeout_ms(c));
         return STEP_WAIT;
@@ -675,7 +675,7 @@ static enum step backend_failed(struct conn *c, const char *what, int err)
  * included) count, which is a little stricter than Apache. */
 static bool body_over_limit(const struct conn *c)
 {
-    uint64_t max = c->worker->config->client.max_body;
+    uint64_t max = c->config->client.max_body;
 
     if (max == 0 || c->bytes_received - c->reqp.head_len <= max)
         return false;
@@ -992,7 +992,7 @@ static enum step step_proxy(struct conn *c)
 /* KeepAlive and MaxKeepAliveRequests (0: unlimited). */
 static bool keep_alive_allowed(const struct conn *c)
 {
-    const struct client_limits *cl = &c->worker->config->client;
+    const struct client_limits *cl = &c->config->client;
 
     if (!cl->keepalive)
         return false;
@@ -1031,7 +1031,7 @@ static int normalize_target(struct conn *c, const char **error)
 
 static enum step request_begin(struct conn *c, size_t head_len)
 {
-    const struct config *cf = c->worker->config;
+    const struct config *cf = c->config;
     const struct http1_request *r = &c->msg->req;
     const char *error = NULL;
     size_t path_len;
@@ -1147,8 +1147,11 @@ static enum step head_error(struct conn *c, int status, const char *cause)
 
 static enum step step_head(struct conn *c)
 {
-    const struct config *cf = c->worker->config;
+    const struct config *cf;
     ssize_t n;
+
+    conn_gen_refresh(c);    /* a reload: new requests take the new one */
+    cf = c->config;
 
     if (c->in_len > 0) {
         int h = http1_parse_request(c->in, c->in_len, &cf->limits,
@@ -1211,7 +1214,7 @@ static enum step step_head(struct conn *c)
         return STEP_AGAIN;
     }
     c->in_len += (size_t)n;
-    if (c->worker->config->client.header.min_rate > 0)
+    if (c->config->client.header.min_rate > 0)
         loop_timer_set(c->worker->loop, &c->timer, head_deadline(c));
     return STEP_AGAIN;
 }
@@ -1278,13 +1281,13 @@ static enum step proxy_timeout(struct conn *c)
     if (body != 0 && body <= now_ms(c) && c->reqp.pos == c->reqp.ready) {
         log_msg(LOG_LEVEL_INFO, "proxy", "request body not received in "
                 "time (RequestReadTimeout body=); answering 408");
-        pool_cancel_wait(c->worker->pool, &c->waiter);
+        pool_cancel_wait(c->pool, &c->waiter);
         if (c->response_started)
             return conn_abort(c);
         return local_reply(c, 408, true);
     }
     if (c->waiter.queued) {
-        pool_cancel_wait(c->worker->pool, &c->waiter);
+        pool_cancel_wait(c->pool, &c->waiter);
         log_msg(LOG_LEVEL_WARN, "proxy", "%s: no connection free under "
                 "its max=%d within %d ms; answering 503", c->member->name,
                 c->member->max_conns, connect_timeout_ms(c));

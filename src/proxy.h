@@ -13,7 +13,8 @@
 struct proxy_worker;
 
 /*
- * Create worker number index for configuration c (which must outlive it):
+ * Create worker number index for configuration c, which must be the
+ * current generation's (reload_start; the worker holds a reference):
  * its event loop, back-end pool and one listening socket per Listen.
  * Returns NULL with the cause ("127.0.0.1:80: Address already in use")
  * in err.
@@ -35,6 +36,11 @@ int proxy_worker_run(struct proxy_worker *w);
  * returns.
  */
 void proxy_worker_shutdown(struct proxy_worker *w);
+
+/* A reload made a new configuration generation current (reload.h):
+ * the worker takes its Listen addresses and lets its idle connections
+ * move to it soon. Any thread. */
+void proxy_worker_reload(struct proxy_worker *w);
 
 /* Free a worker whose run returned (or never started). */
 void proxy_worker_free(struct proxy_worker *w);

@@ -32,6 +32,7 @@
 #define MAX_TRIED               32  /* members one request may try */
 
 struct conn;
+struct worker_gen;
 struct ssl_st;                      /* OpenSSL's SSL */
 
 /* The parsed heads of the request being served and its response. They
@@ -48,7 +49,9 @@ _Static_assert(sizeof(struct conn_msgs) <= LOOP_BUF_SIZE,
 struct listener {
     struct loop_watch watch;
     struct proxy_worker *worker;
-    const struct listener_config *config;
+    const struct listener_config *config;   /* &own */
+    struct listener_config own;     /* a copy: a listener outlives the
+                                       configuration it came from */
     uint16_t port;
 };
 
@@ -57,8 +60,11 @@ struct proxy_worker {
     const struct config *config;
     struct loop *loop;
     struct pool *pool;
-    struct listener *listeners;
+    struct listener **listeners;
     size_t nlisteners;
+    struct worker_gen *gens;        /* generations in use, newest first
+                                       (proxy_gen.c); config and pool
+                                       are the newest one's */
     struct loop_timer sweep;        /* once a second: pool ttl, accept */
     struct health_thread *health;   /* this thread's health checks */
     struct conn *conns;             /* every open client connection */
@@ -109,6 +115,10 @@ struct conn {
     char client_ip[INET6_ADDRSTRLEN];
     char client_text[INET6_ADDRSTRLEN + 8];    /* "ip:port" for logs */
     uint32_t requests;              /* requests begun on this connection */
+    struct worker_gen *gen;         /* configuration generation in use */
+    const struct config *config;    /* gen's: read this, not the
+                                       worker's, within a request */
+    struct pool *pool;              /* gen's back-end pool */
     const struct vhost *vhost;      /* of the listener, or NULL */
     struct ssl_st *tls;             /* the TLS session (tls.h), or NULL:
                                        plain TCP */
@@ -201,6 +211,47 @@ bool conn_close_if_idle(struct conn *c);
 /* Close c's socket and put c back on the free list; releases its
  * buffers and back end (not reusable). */
 void conn_free(struct conn *c);
+
+/* Open li's listening socket (li->config set). Returns 0, or -1 with
+ * the cause in err. */
+int listener_open(struct listener *li, char *err, size_t errsize);
+
+/* ---- proxy_gen.c: configuration generations (reload.h) ------------- */
+
+/* Take the current generation for the worker (at creation). Returns 0,
+ * or -1 when there is none or memory is exhausted. */
+int worker_gen_init(struct proxy_worker *w);
+
+/* A new connection takes the worker's newest generation; detach gives
+ * it back (conn_free). */
+void conn_gen_attach(struct conn *c);
+void conn_gen_detach(struct conn *c);
+
+/* Before a new request head: move c to the current generation when a
+ * reload made a new one (c must hold no back end nor member). */
+void conn_gen_refresh(struct conn *c);
+
+/* After loop_wake: take a new generation, follow its Listen addresses,
+ * move idle connections to it. */
+void worker_gen_update(struct proxy_worker *w);
+
+/* At the end of a turn, after log_flush: free generations no
+ * connection of w uses any more. */
+void worker_gen_collect(struct proxy_worker *w);
+
+/* pool_sweep / pool_close_idle on every generation's pool. */
+void worker_gen_sweep(struct proxy_worker *w);
+void worker_gen_close_idle(struct proxy_worker *w);
+
+/* At worker free, connections gone: every pool and reference. */
+void worker_gen_free_all(struct proxy_worker *w);
+
+/* A listening socket for lc, registered in w's loop; NULL with the
+ * cause in err. listener_free closes and frees one (NULL is fine). */
+struct listener *listener_new(struct proxy_worker *w,
+                              const struct listener_config *lc, char *err,
+                              size_t errsize);
+void listener_free(struct proxy_worker *w, struct listener *li);
 
 /* ---- proxy_head.c ---------------------------------------------------- */
 

@@ -108,12 +108,12 @@ static const char *server_name(const struct conn *c)
 {
     if (c->vhost != NULL && c->vhost->server_name != NULL)
         return c->vhost->server_name;
-    return c->worker->config->server_name;
+    return c->config->server_name;
 }
 
 int head_build_request(struct conn *c)
 {
-    const struct config *cf = c->worker->config;
+    const struct config *cf = c->config;
     const struct http1_request *r = &c->msg->req;
     const struct http1_header *host =
         http1_find_header(r->headers, r->num_headers, "Host");
@@ -236,7 +236,7 @@ static bool put_response_headers(struct conn *c, struct out *o)
         if (is_location_header(h)) {
             if (front_len == 0)
                 front_len = front_url(c, front, sizeof(front));
-            n = rewrite_location(c->worker->config, h->value, h->value_len,
+            n = rewrite_location(c->config, h->value, h->value_len,
                                  front, front_len, value, sizeof(value));
             if (n > 0) {
                 put_header(o, h->name, h->name_len, value, (size_t)n);

@@ -234,7 +234,7 @@ static void request_line(const struct conn *c, const char **line,
 
 void route_log_access(struct conn *c, bool aborted)
 {
-    const struct config *cf = c->worker->config;
+    const struct config *cf = c->config;
     struct access_record r;
     struct timespec now;
     size_t i;

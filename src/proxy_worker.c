@@ -62,11 +62,11 @@ void conn_free(struct conn *c)
     struct loop *l = w->loop;
 
     if (c->be != NULL) {
-        pool_release(w->pool, c->be, false);
+        pool_release(c->pool, c->be, false);
         c->be = NULL;
     }
     route_busy(c, false);
-    pool_cancel_wait(w->pool, &c->waiter);
+    pool_cancel_wait(c->pool, &c->waiter);
     if (c->on_ready) {
         struct conn **pp = &w->ready;
 
@@ -76,6 +76,7 @@ void conn_free(struct conn *c)
             *pp = c->ready_next;
         c->on_ready = false;
     }
+    conn_gen_detach(c);
     loop_timer_cancel(l, &c->timer);
     loop_del(l, &c->watch);
     tls_session_free(c->tls);
@@ -128,10 +129,12 @@ static void accept_one(struct listener *li, int fd,
     if (c->vhost != NULL && c->vhost->tls.context != NULL)
         c->tls = tls_session_new(c->vhost->tls.context, fd);
 
+    conn_gen_attach(c);
     conn_start(c);
     if ((c->tls == NULL && c->vhost != NULL &&
          c->vhost->tls.context != NULL) || loop_add(w->loop, &c->watch) < 0) {
         loop_timer_cancel(w->loop, &c->timer);
+        conn_gen_detach(c);
         tls_session_free(c->tls);
         c->tls = NULL;
         close(fd);
@@ -204,7 +207,7 @@ static void on_accept(struct loop *l, struct loop_watch *watch,
 
 /* ---- listeners ------------------------------------------------------- */
 
-static int listener_open(struct listener *li, char *err, size_t errsize)
+int listener_open(struct listener *li, char *err, size_t errsize)
 {
     const struct listener_config *lc = li->config;
     int one = 1;
@@ -264,12 +267,10 @@ static void listeners_close(struct proxy_worker *w)
     size_t i;
 
     for (i = 0; i < w->nlisteners; i++) {
-        if (w->listeners[i].watch.fd < 0)
-            continue;
-        loop_del(w->loop, &w->listeners[i].watch);
-        close(w->listeners[i].watch.fd);
-        w->listeners[i].watch.fd = -1;
+        listener_free(w, w->listeners[i]);
+        w->listeners[i] = NULL;
     }
+    w->nlisteners = 0;
 }
 
 /* ---- the worker ------------------------------------------------------ */
@@ -285,12 +286,13 @@ static void on_wake(struct loop *l, void *arg)
     struct proxy_worker *w = arg;
     struct conn *c, *next;
 
+    worker_gen_update(w);
     if (!atomic_load(&w->shutdown_requested) || w->stopping)
         return;
     w->stopping = true;
     health_thread_stop(w->health);
     listeners_close(w);
-    pool_close_idle(w->pool);
+    worker_gen_close_idle(w);
     for (c = w->conns; c != NULL; c = next) {
         next = c->next;
         conn_close_if_idle(c);
@@ -302,6 +304,7 @@ static void on_turn(struct loop *l, void *arg)
 {
     conn_run_ready(arg);
     log_flush();
+    worker_gen_collect(arg);
     maybe_done(arg);
 }
 
@@ -313,11 +316,11 @@ static void on_sweep(struct loop *l, struct loop_timer *t)
         ((char *)t - offsetof(struct proxy_worker, sweep));
     size_t i;
 
-    pool_sweep(w->pool);
+    worker_gen_sweep(w);
     if (w->accept_paused && !w->stopping) {
         w->accept_paused = false;
         for (i = 0; i < w->nlisteners; i++)
-            accept_all(&w->listeners[i]);
+            accept_all(w->listeners[i]);
     }
     if (!loop_timer_armed(t))
         loop_timer_set(l, t, loop_now(l) + 1000);
@@ -332,34 +335,23 @@ struct proxy_worker *proxy_worker_create(const struct config *c, int index,
     if (w == NULL)
         goto no_memory;
     w->index = index;
-    w->config = c;
     w->loop = loop_create(on_wake, on_turn, w);
     if (w->loop == NULL)
         goto no_memory;
-    w->pool = pool_create(w->loop, c, conn_on_backend_event,
-                          conn_on_pool_free);
-    if (w->pool == NULL)
+    if (worker_gen_init(w) < 0)
         goto no_memory;
 
     w->listeners = calloc(c->nlisteners + 1, sizeof(*w->listeners));
     if (w->listeners == NULL)
         goto no_memory;
     for (i = 0; i < c->nlisteners; i++) {
-        struct listener *li = &w->listeners[i];
-
-        li->worker = w;
-        li->config = &c->listeners[i];
-        li->watch.fd = -1;
-        if (index == 0 && listener_probe(li->config, err, errsize) < 0)
+        if (index == 0 && listener_probe(&c->listeners[i], err,
+                                         errsize) < 0)
             goto free_worker;
-        if (listener_open(li, err, errsize) < 0)
+        w->listeners[i] = listener_new(w, &c->listeners[i], err, errsize);
+        if (w->listeners[i] == NULL)
             goto free_worker;
         w->nlisteners++;
-        if (loop_add(w->loop, &li->watch) < 0) {
-            snprintf(err, errsize, "Listen %s: epoll: %s",
-                     li->config->text, strerror(errno));
-            goto free_worker;
-        }
     }
 
     w->health = health_thread_create(w->loop, c, index);
@@ -381,7 +373,7 @@ int proxy_worker_run(struct proxy_worker *w)
 {
     int rc = loop_run(w->loop);
 
-    pool_close_idle(w->pool);
+    worker_gen_close_idle(w);
     log_flush();
     return rc;
 }
@@ -410,7 +402,8 @@ void proxy_worker_free(struct proxy_worker *w)
     health_thread_free(w->health);
     if (w->loop != NULL)
         loop_timer_cancel(w->loop, &w->sweep);
-    pool_free(w->pool);
+    if (w->gens != NULL)
+        worker_gen_free_all(w);
     loop_free(w->loop);
     free(w);
 }

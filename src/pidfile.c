@@ -1,0 +1,181 @@
+/*
+ * pidfile.c - the PidFile, and `balancer -k graceful|stop`, which
+ * checks the file as -t does and signals the running instance, as
+ * `apachectl -k graceful` does.
+ */
+#include "pidfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The directory part of path ("." when none) into buf. */
+static void dir_of(const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        snprintf(buf, size, ".");
+    else if (slash == path)
+        snprintf(buf, size, "/");
+    else
+        snprintf(buf, size, "%.*s", (int)(slash - path), path);
+}
+
+static int fits(int n, size_t size)
+{
+    return n >= 0 && (size_t)n < size ? 0 : -1;
+}
+
+int pidfile_path(const struct config *c, char *buf, size_t size)
+{
+    char dir[4096];
+
+    if (c->pid_file != NULL) {
+        if (c->pid_file[0] == '/')
+            return fits(snprintf(buf, size, "%s", c->pid_file), size);
+        dir_of(c->file, dir, sizeof(dir));
+        return fits(snprintf(buf, size, "%s/%s", dir, c->pid_file), size);
+    }
+    if (c->error_log != NULL) {
+        dir_of(c->error_log, dir, sizeof(dir));
+        return fits(snprintf(buf, size, "%s/balancer.pid", dir), size);
+    }
+    if (geteuid() == 0)
+        return fits(snprintf(buf, size, "/run/balancer.pid"), size);
+    return -1;
+}
+
+int pidfile_write(const struct config *c, char *err, size_t errsize)
+{
+    char path[4096], tmp[4200], text[32];
+    int fd, len;
+
+    if (pidfile_path(c, path, sizeof(path)) < 0)
+        return 0;
+    snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+    len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        goto fail;
+    if (write(fd, text, (size_t)len) != len) {
+        close(fd);
+        goto remove_tmp;
+    }
+    close(fd);
+    if (rename(tmp, path) < 0)
+        goto remove_tmp;
+    return 0;
+
+remove_tmp:
+    unlink(tmp);
+fail:
+    snprintf(err, errsize, "cannot write %s: %s", path, strerror(errno));
+    return -1;
+}
+
+/* The pid in path, or -1 with the cause in err. */
+static long read_pid(const char *path, char *err, size_t errsize)
+{
+    FILE *f = fopen(path, "r");
+    long pid = -1;
+
+    if (f == NULL) {
+        snprintf(err, errsize, "cannot read PidFile %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    if (fscanf(f, "%ld", &pid) != 1 || pid <= 1) {
+        snprintf(err, errsize, "PidFile %s holds no process id", path);
+        pid = -1;
+    }
+    fclose(f);
+    return pid;
+}
+
+void pidfile_remove(const char *path)
+{
+    char err[256];
+
+    if (path != NULL && read_pid(path, err, sizeof(err)) == (long)getpid())
+        unlink(path);
+}
+
+/* True when pid runs a program named balancer (/proc/PID/comm); true
+ * also when /proc cannot tell. */
+static bool is_balancer(long pid)
+{
+    char path[64], comm[64] = "";
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return true;
+    if (fgets(comm, sizeof(comm), f) == NULL)
+        comm[0] = '\0';
+    fclose(f);
+    return strncmp(comm, "balancer", 8) == 0;
+}
+
+static int send_signal(const char *path, long pid, int sig)
+{
+    if (!is_balancer(pid)) {
+        fprintf(stderr, "balancer: PidFile %s names process %ld, which "
+                "is not balancer (a stale PidFile?)\n", path, pid);
+        return 1;
+    }
+    if (kill((pid_t)pid, sig) < 0) {
+        fprintf(stderr, "balancer: cannot signal process %ld (from %s): "
+                "%s%s\n", pid, path, strerror(errno),
+                errno == ESRCH ? "; is balancer running?" : "");
+        return 1;
+    }
+    return 0;
+}
+
+int pidfile_signal_command(const char *action, const char *file)
+{
+    char err[1024], path[4096];
+    struct config *c;
+    long pid;
+    int sig;
+
+    if (strcmp(action, "graceful") == 0 || strcmp(action, "restart") == 0)
+        sig = SIGHUP;
+    else if (strcmp(action, "stop") == 0 ||
+             strcmp(action, "graceful-stop") == 0)
+        sig = SIGTERM;
+    else {
+        fprintf(stderr, "balancer: -k %s: expected graceful, restart, "
+                "stop or graceful-stop\n", action);
+        return 1;
+    }
+
+    c = config_load(file, err, sizeof(err));
+    if (c == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (pidfile_path(c, path, sizeof(path)) < 0) {
+        fprintf(stderr, "balancer: %s sets no PidFile (and no ErrorLog "
+                "file to put one beside): cannot find the running "
+                "balancer\n", file);
+        config_free(c);
+        return 1;
+    }
+    config_free(c);
+
+    pid = read_pid(path, err, sizeof(err));
+    if (pid < 0) {
+        fprintf(stderr, "balancer: %s; is balancer running?\n", err);
+        return 1;
+    }
+    return send_signal(path, pid, sig);
+}

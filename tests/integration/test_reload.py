@@ -1,0 +1,327 @@
+"""Graceful reload: SIGHUP and `balancer -k graceful` read the configuration
+again under load without failing a request or refusing a connection; a
+broken file is refused and the old configuration keeps serving; member
+state survives; BalancerPersist keeps runtime changes in a state file."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from backends import Backend, Client
+from conftest import BIN
+
+CONF = """
+Listen 127.0.0.1:@PORT@
+{listen}
+ServerName front.example
+LogLevel {level}
+ErrorLog @ERRORLOG@
+PidFile @DIR@/balancer.pid
+CustomLog @ACCESSLOG@ "%r %>s %{{BALANCER_WORKER_NAME}}e %{{BALANCER_ATTEMPTS}}e"
+Workers 2
+{extra}
+<Proxy balancer://cluster>
+{members}
+    ProxySet lbmethod=byrequests
+</Proxy>
+ProxyPass / balancer://cluster/
+"""
+
+# The load: a second process, a few threads making requests continuously,
+# half on keep-alive connections and half on a new connection each, until
+# the stop file appears (or 60 s). Prints counts as JSON.
+LOAD = r"""
+import json, os, socket, sys, threading, time
+port, stop_file = int(sys.argv[1]), sys.argv[2]
+counts = {"ok": 0, "failed": 0, "refused": 0, "errors": []}
+lock = threading.Lock()
+
+def one(sock):
+    sock.sendall(b"GET /load HTTP/1.1\r\nHost: front.test\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = sock.recv(65536)
+        if not d:
+            raise EOFError("closed before the response head")
+        buf += d
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    status = int(head.split(b" ")[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, v = line.split(b":", 1)
+        if k.strip().lower() == b"content-length":
+            length = int(v)
+    while len(rest) < length:
+        d = sock.recv(65536)
+        if not d:
+            raise EOFError("closed in the body")
+        rest += d
+    return status
+
+def note(key, err=None):
+    with lock:
+        counts[key] += 1
+        if err and len(counts["errors"]) < 20:
+            counts["errors"].append(err)
+
+def worker(keep_alive):
+    deadline = time.time() + 60
+    sock = None
+    while not os.path.exists(stop_file) and time.time() < deadline:
+        try:
+            if sock is None:
+                sock = socket.create_connection(("127.0.0.1", port), 10)
+        except ConnectionRefusedError as e:
+            note("refused", repr(e))
+            time.sleep(0.01)
+            continue
+        try:
+            status = one(sock)
+            note("ok" if status == 200 else "failed",
+                 None if status == 200 else "status %d" % status)
+        except Exception as e:
+            note("failed", repr(e))
+            sock.close()
+            sock = None
+            continue
+        if not keep_alive:
+            sock.close()
+            sock = None
+    if sock is not None:
+        sock.close()
+
+threads = [threading.Thread(target=worker, args=(i % 2 == 0,))
+           for i in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(json.dumps(counts))
+"""
+
+
+@pytest.fixture
+def backends():
+    started = []
+
+    def start(n=1):
+        out = [Backend("b%d" % (i + 1)) for i in range(n)]
+        started.extend(out)
+        return out
+    yield start
+    for b in started:
+        b.stop()
+
+
+def conf(members, listen="", extra="", level="info"):
+    lines = "\n".join("    BalancerMember %s %s" % m for m in members)
+    return CONF.format(members=lines, listen=listen, extra=extra,
+                       level=level)
+
+
+def write_conf(bal, text):
+    text = text.replace("@PORT@", str(bal.port))
+    text = text.replace("@ERRORLOG@", bal.error_log)
+    text = text.replace("@ACCESSLOG@", bal.access_log)
+    text = text.replace("@DIR@", bal.dir)
+    with open(bal.conf, "w") as f:
+        f.write(text)
+
+
+def wait_log(bal, text, count=1, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if bal.errors().count(text) >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError("%r not logged %d times:\n%s"
+                         % (text, count, bal.errors()))
+
+
+def reload(bal, n):
+    """SIGHUP, then wait until generation n is current."""
+    bal.proc.send_signal(signal.SIGHUP)
+    wait_log(bal, "reloaded (generation %d)" % n)
+
+
+def get(port, path="/"):
+    c = Client(port, timeout=10)
+    try:
+        return c.request("GET", path)
+    finally:
+        c.close()
+
+
+def backend_of(resp):
+    return resp[1].get("x-backend")
+
+
+def test_ten_reloads_under_load(balancer, backends):
+    b1, b2, b3 = backends(3)
+    conf_a = conf([(b1.url, "route=r1"), (b2.url, "route=r2")])
+    conf_b = conf([(b1.url, "route=one loadfactor=3"),
+                   (b2.url, "route=r2 loadfactor=2"),
+                   (b3.url, "route=r3")])
+    bal = balancer(conf_a)
+    stop_file = os.path.join(bal.dir, "stop-load")
+    load = subprocess.Popen([sys.executable, "-c", LOAD, str(bal.port),
+                             stop_file], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.3)
+        for i in range(10):
+            before = len(b3.requests)
+            write_conf(bal, conf_b if i % 2 == 0 else conf_a)
+            reload(bal, i + 2)
+            time.sleep(0.2)
+            if i % 2 == 0:      # the new member takes work at once
+                assert len(b3.requests) > before, i
+    finally:
+        open(stop_file, "w").close()
+        out, err = load.communicate(timeout=60)
+    counts = json.loads(out)
+    assert counts["ok"] > 100, (counts, err)
+    assert counts["failed"] == 0, counts
+    assert counts["refused"] == 0, counts
+    # The old generations were freed when their last request ended.
+    assert get(bal.port)[0] == 200
+
+
+def test_broken_configuration_is_refused(balancer, backends):
+    b1, b2 = backends(2)
+    good = conf([(b1.url, "route=r1")])
+    bal = balancer(good)
+    write_conf(bal, good.replace("ProxyPass /", "ProxyPas /"))
+    line = 1 + good.replace("ProxyPass /", "ProxyPas /").split(
+        "\n").index("ProxyPas / balancer://cluster/")
+    bal.proc.send_signal(signal.SIGHUP)
+    cause = "%s:%d: unknown directive 'ProxyPas'" % (bal.conf, line)
+    wait_log(bal, "reload refused: " + cause)
+    refused = [ln for ln in bal.errors().splitlines() if "reload refused"
+               in ln]
+    assert "[core:error]" in refused[0], refused
+    for _ in range(4):
+        r = get(bal.port)
+        assert r[0] == 200 and backend_of(r) == "b1"
+
+    # -k graceful checks the file as -t does: refused, exit 1, cause shown.
+    k = subprocess.run([BIN, "-k", "graceful", "-f", bal.conf],
+                       capture_output=True, text=True, timeout=30)
+    assert k.returncode == 1, k
+    assert cause in k.stderr, k.stderr
+
+    # A good file: -k graceful signals the instance in the PidFile.
+    write_conf(bal, conf([(b2.url, "route=r2")]))
+    k = subprocess.run([BIN, "-k", "graceful", "-f", bal.conf],
+                       capture_output=True, text=True, timeout=30)
+    assert k.returncode == 0, k
+    wait_log(bal, "reloaded (generation 2)")
+    assert {backend_of(get(bal.port)) for _ in range(4)} == {"b2"}
+    with open(os.path.join(bal.dir, "balancer.pid")) as f:
+        assert int(f.read()) == bal.proc.pid
+
+
+def test_member_error_state_survives_reload(balancer, backends):
+    b1, b2 = backends(2)
+    members = [(b1.url, "route=r1 retry=60"), (b2.url, "route=r2 retry=60")]
+    bal = balancer(conf(members))
+    b2.stop()
+    for _ in range(4):
+        assert get(bal.port)[0] == 200
+    wait_log(bal, b2.url)
+    errors_before = bal.errors().count(b2.url)
+
+    write_conf(bal, conf(members, level="notice"))
+    reload(bal, 2)
+    for _ in range(6):
+        r = get(bal.port)
+        assert r[0] == 200 and backend_of(r) == "b1"
+    # No request tried b2 again: its error state (and retry time) stayed.
+    time.sleep(0.2)
+    assert bal.errors().count(b2.url) == errors_before, bal.errors()
+    attempts = [ln.split()[-1] for ln in bal.access().splitlines()[-6:]]
+    assert attempts == ["1"] * 6, bal.access()
+
+
+def test_listen_added_and_removed(balancer, backends):
+    b1, = backends(1)
+    bal = balancer(conf([(b1.url, "")], level="debug"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    extra = sock.getsockname()[1]
+    sock.close()
+
+    write_conf(bal, conf([(b1.url, "")], level="debug",
+                         listen="Listen 127.0.0.1:%d" % extra))
+    reload(bal, 2)
+    assert get(extra)[0] == 200
+    kept = Client(extra)            # in flight across the removal
+    assert kept.request("GET", "/")[0] == 200
+
+    write_conf(bal, conf([(b1.url, "")], level="debug"))
+    reload(bal, 3)
+    deadline = time.time() + 5     # the workers close it when they wake
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", extra), timeout=5).close()
+        except ConnectionRefusedError:
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError("Listen %d still accepts" % extra)
+    assert kept.request("GET", "/")[0] == 200
+    kept.close()
+    assert get(bal.port)[0] == 200
+    # Generations no request uses any more are freed while running.
+    wait_log(bal, "configuration generation 2 freed")
+
+
+def test_workers_change_needs_restart(balancer, backends):
+    b1, = backends(1)
+    bal = balancer(conf([(b1.url, "")]))
+    write_conf(bal, conf([(b1.url, "")]).replace("Workers 2", "Workers 3"))
+    reload(bal, 2)
+    wait_log(bal, "Workers changed from 2 to 3")
+    assert get(bal.port)[0] == 200
+
+
+def state_file(bal):
+    return os.path.join(bal.dir, "balancer.state")
+
+
+def test_balancer_persist_restores_state_unless_the_file_changed(
+        balancer, backends, tmp_path):
+    b1, b2 = backends(2)
+    members = [(b1.url, "route=r1"), (b2.url, "route=r2")]
+    text = conf(members, extra="BalancerPersist On")
+    bal = balancer(text)
+    write_conf(bal, text)
+    reload(bal, 2)                  # a reload saves the state
+    with open(state_file(bal)) as f:
+        state = json.load(f)
+    saved = state["balancers"][0]["members"]
+    assert [m["url"] for m in saved] == [b1.url, b2.url]
+    assert saved[1]["configured"]["route"] == "r2"
+    bal.stop()
+
+    # As the manager would have left it: b2 disabled, b1 loadfactor 5.
+    saved[1]["status"] = "D"
+    saved[0]["loadfactor"] = 5
+    with open(state_file(bal), "w") as f:
+        json.dump(state, f)
+    again = balancer(text.replace("@DIR@", bal.dir), port=bal.port)
+    wait_log(again, "2 members restored")
+    assert {backend_of(get(again.port)) for _ in range(6)} == {"b1"}
+    again.stop()
+
+    # The file changed b2's status= since: the configuration wins for it.
+    changed = conf([(b1.url, "route=r1"), (b2.url, "route=r2 status=+I")],
+                   extra="BalancerPersist On")
+    third = balancer(changed.replace("@DIR@", bal.dir), port=bal.port)
+    wait_log(third, "BalancerPersist")
+    assert "b2" in {backend_of(get(third.port)) for _ in range(6)}
