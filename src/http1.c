@@ -104,6 +104,8 @@ struct head_error {
 /* Facts gathered from the header fields, before they are judged. */
 struct field_facts {
     unsigned hosts;
+    const char *host;           /* the (last) Host value */
+    size_t host_len;
     bool has_cl;
     bool cl_error;
     const char *cl_cause;
@@ -116,6 +118,7 @@ struct field_facts {
     bool conn_close;
     bool conn_keep_alive;
     bool conn_upgrade;
+    bool conn_framing;          /* Connection names CL or TE */
     bool has_upgrade;
     bool expect_continue;
 };
@@ -499,6 +502,10 @@ static void note_connection(struct field_facts *f, const char *v, size_t len)
             f->conn_keep_alive = true;
         else if (n == 7 && equal_lower(v + start, "upgrade", 7))
             f->conn_upgrade = true;
+        else if ((n == 14 && equal_lower(v + start, "content-length", 14)) ||
+                 (n == 17 &&
+                  equal_lower(v + start, "transfer-encoding", 17)))
+            f->conn_framing = true;
     }
 }
 
@@ -513,8 +520,11 @@ static void gather_facts(const struct http1_header *h, size_t n,
 
         switch (h[i].name_len) {
         case 4:
-            if (equal_lower(name, "host", 4))
+            if (equal_lower(name, "host", 4)) {
                 f->hosts++;
+                f->host = v;
+                f->host_len = len;
+            }
             break;
         case 6:
             if (equal_lower(name, "expect", 6) && len == 12 &&
@@ -548,6 +558,40 @@ static bool keep_alive_for(int version_minor, const struct field_facts *f)
     return version_minor >= 1 || f->conn_keep_alive;
 }
 
+/* RFC 3986 3.2.2 unreserved, pct-encoded's "%" and sub-delims. */
+static bool is_host_char(uint8_t b)
+{
+    return IS_ALPHA(b) || IS_DIGIT(b) ||
+           (b != 0 && strchr("-._~%!$&'()*+,;=", b) != NULL);
+}
+
+/*
+ * A Host value: uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2),
+ * where uri-host is an IP-literal in brackets or a reg-name (which
+ * covers IPv4). Empty is allowed (a target without authority). Apache
+ * answers 400 "Client sent malformed Host header" likewise.
+ */
+static bool host_valid(const char *v, size_t len)
+{
+    size_t i = 0;
+
+    if (len > 0 && v[0] == '[') {
+        for (i = 1; i < len && v[i] != ']'; i++)
+            if (!is_host_char((uint8_t)v[i]) && v[i] != ':')
+                return false;
+        if (i == len || i == 1)
+            return false;
+        i++;
+    } else {
+        while (i < len && v[i] != ':' && is_host_char((uint8_t)v[i]))
+            i++;
+    }
+    if (i < len && v[i] == ':')
+        for (i++; i < len && IS_DIGIT(v[i]); i++)
+            ;
+    return i == len;
+}
+
 /* RFC 9112 sections 6.1 to 6.3 for a request, and section 3.2 for Host. */
 static int request_framing(struct http1_request *req,
                            const struct field_facts *f,
@@ -561,6 +605,17 @@ static int request_framing(struct http1_request *req,
         return fail(err, 400, "more than one Host header");
     if (f->hosts == 0 && req->version_minor == 1)
         return fail(err, 400, "HTTP/1.1 request without Host");
+    if (f->hosts == 1 && !host_valid(f->host, f->host_len))
+        return fail(err, 400, "invalid Host value");
+    /*
+     * Content-Length and Transfer-Encoding are never hop-by-hop: a field
+     * named in Connection is removed by the next hop (RFC 9110 7.6.1),
+     * which for these would leave the body unframed. Refused, as a
+     * request no honest client sends.
+     */
+    if (f->conn_framing)
+        return fail(err, 400, "Connection names Content-Length or "
+                    "Transfer-Encoding");
 
     if (f->te_fields) {
         if (req->version_minor == 0)
@@ -624,6 +679,10 @@ static int check_target(const struct http1_request *req,
                 return fail(err, 400, "CONNECT needs host:port");
         return 0;
     }
+    /* No form of request-target has a fragment (RFC 9112 3.2): a client
+     * strips it; one that sends "#" gets 400, never a guess. */
+    if (memchr(t, '#', n) != NULL)
+        return fail(err, 400, "fragment (#) in request target");
     if (t[0] == '/')
         return 0;
     if (n == 1 && t[0] == '*') {
@@ -980,13 +1039,16 @@ static bool fixed_hop_by_hop(const char *name, size_t len)
 /*
  * True when name[0..name_len) is a hop-by-hop field: one of the fixed set
  * (RFC 9110 7.6.1 and the Proxy-* fields) or one listed in a Connection
- * field of h[0..n).
+ * field of h[0..n). Content-Length never is, even when Connection names
+ * it: dropping it would leave the message unframed.
  */
 bool http1_is_hop_by_hop(const struct http1_header *h, size_t n,
                          const char *name, size_t name_len)
 {
     if (fixed_hop_by_hop(name, name_len))
         return true;
+    if (name_len == 14 && equal_lower(name, "content-length", 14))
+        return false;
     for (size_t i = 0; i < n; i++)
         if (h[i].name_len == 10 && h[i].value_len >= name_len &&
             equal_lower(h[i].name, "connection", 10) &&

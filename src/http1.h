@@ -18,7 +18,9 @@
  * CR is refused (400), in requests and responses alike (RFC 9112 2.2 lets
  * a recipient accept a bare LF; a proxy is safer refusing it). An HTTP/1.1
  * request without exactly one Host field, and any request with more than
- * one, is refused (RFC 9112 3.2). Content-Length: 0 gives
+ * one, is refused (RFC 9112 3.2), as is a Host value that is not
+ * host[:port] in RFC 3986 syntax and a target with a fragment ("#").
+ * Content-Length: 0 gives
  * HTTP1_BODY_LENGTH with content_length 0. A zero in struct http1_limits
  * means the default; max_fields is capped at HTTP1_MAX_HEADERS.
  */
@@ -125,7 +127,9 @@ bool http1_list_has_token(const char *value, size_t value_len,
 /*
  * Hop-by-hop: true for Connection, Keep-Alive, Proxy-Connection,
  * Proxy-Authenticate, Proxy-Authorization, TE, Trailer, Transfer-Encoding,
- * Upgrade, and for any name listed in the message's Connection header(s).
+ * Upgrade, and for any name listed in the message's Connection header(s)
+ * except Content-Length, which frames the message wherever it is named
+ * (a request naming it or Transfer-Encoding in Connection is refused).
  */
 bool http1_is_hop_by_hop(const struct http1_header *h, size_t n,
                          const char *name, size_t name_len);

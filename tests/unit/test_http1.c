@@ -333,6 +333,29 @@ static const struct bad_case bad_requests[] = {
         "Content-Length: 99999999999999999999999\r\n\r\n", 400),
     BAD("POST / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\n", 400),
     BAD("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\0\r\n\r\n", 400),
+    /* framing fields named in Connection would be dropped downstream */
+    BAD("POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length\r\n"
+        "Content-Length: 3\r\n\r\n", 400),
+    BAD("POST / HTTP/1.1\r\nHost: a\r\nConnection: close, content-length"
+        "\r\nContent-Length: 3\r\n\r\n", 400),
+    BAD("POST / HTTP/1.1\r\nHost: a\r\nConnection: Transfer-Encoding\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n", 400),
+    BAD("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n"
+        "Connection: TRANSFER-encoding\r\n\r\n", 400),
+    /* Host must be host[:port]; no fragment in a target */
+    BAD("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+    BAD("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+    BAD("GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400),
+    BAD("GET / HTTP/1.1\r\nHost: a:b\r\n\r\n", 400),
+    BAD("GET / HTTP/1.1\r\nHost: a:80:80\r\n\r\n", 400),
+    BAD("GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n", 400),
+    BAD("GET / HTTP/1.1\r\nHost: \xc3\xa9\r\n\r\n", 400),
+    BAD("GET / HTTP/1.1\r\nHost: []\r\n\r\n", 400),
+    BAD("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400),
+    BAD("GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400),
+    BAD("GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    BAD("GET /a?b#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    BAD("GET http://a/b#c HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     /* Transfer-Encoding, and the smuggling classics */
     BAD("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
         "Transfer-Encoding: chunked\r\n\r\n", 400),             /* CL.TE */
@@ -579,7 +602,7 @@ static void test_long_field_sweep(void **state)
         size_t pos = (size_t)(target - base) + i;
 
         for (int b = 0; b < 256; b++) {
-            bool ok = b > 0x20 && b != 0x7f;
+            bool ok = b > 0x20 && b != 0x7f && b != '#';
             int rc;
 
             memcpy(text, base, sizeof(base));
@@ -893,6 +916,42 @@ static void test_hop_by_hop(void **state)
                                      STR("X-Secre")));
     assert_false(http1_is_hop_by_hop(NULL, 0, STR("Trailers")));
     assert_false(http1_is_hop_by_hop(NULL, 0, STR("Content-Length")));
+}
+
+/* Content-Length stays even when a response's Connection names it. */
+static void test_hop_by_hop_framing(void **state)
+{
+    static const char text[] = "HTTP/1.1 200 OK\r\n"
+                               "Connection: Content-Length, X-A\r\n"
+                               "Content-Length: 5\r\n\r\n";
+    struct http1_response res;
+
+    assert_true(http1_parse_response(STR(text), STR("GET"), &res) > 0);
+    assert_int_equal(res.info.body, HTTP1_BODY_LENGTH);
+    assert_false(http1_is_hop_by_hop(res.headers, res.num_headers,
+                                     STR("content-length")));
+    assert_true(http1_is_hop_by_hop(res.headers, res.num_headers,
+                                    STR("x-a")));
+}
+
+/* Host values that are fine. */
+static void test_host_values(void **state)
+{
+    static const char *const good[] = {
+        "a", "a.test:8080", "127.0.0.1", "[::1]", "[::1]:80", "a_b-c.d",
+        "xn--bcher-kva.example", "a:", "%41b", "",
+    };
+    char text[256];
+    struct http1_request req;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+        int n = snprintf(text, sizeof(text), "GET / HTTP/1.1\r\nHost: %s"
+                         "\r\n\r\n", good[i]);
+
+        if (http1_parse_request(text, (size_t)n, NULL, &req) != n)
+            fail_msg("Host: %s refused: %s", good[i],
+                     req.error ? req.error : "?");
+    }
 }
 
 static void test_reason(void **state)
@@ -1283,6 +1342,8 @@ int main(void)
         cmocka_unit_test(test_find_header),
         cmocka_unit_test(test_list_has_token),
         cmocka_unit_test(test_hop_by_hop),
+        cmocka_unit_test(test_hop_by_hop_framing),
+        cmocka_unit_test(test_host_values),
         cmocka_unit_test(test_reason),
         cmocka_unit_test(test_chunked_good),
         cmocka_unit_test(test_chunked_incomplete),
