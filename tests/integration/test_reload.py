@@ -13,7 +13,7 @@ import time
 import pytest
 
 from backends import Backend, Client
-from conftest import BIN
+from conftest import BIN, wait_port
 
 CONF = """
 Listen 127.0.0.1:@PORT@
@@ -259,6 +259,7 @@ def test_listen_added_and_removed(balancer, backends):
     write_conf(bal, conf([(b1.url, "")], level="debug",
                          listen="Listen 127.0.0.1:%d" % extra))
     reload(bal, 2)
+    wait_port(extra, timeout=5)     # opened when the workers wake
     assert get(extra)[0] == 200
     kept = Client(extra)            # in flight across the removal
     assert kept.request("GET", "/")[0] == 200
