@@ -531,6 +531,7 @@ struct health_config {
     struct hc_template *templates;
     size_t ntemplates;
     _Atomic int nthreads;           /* health_thread_create calls */
+    _Atomic bool fixed;             /* health_set_threads: final */
 };
 
 static const char *const method_names[] = {
@@ -1464,10 +1465,19 @@ struct health_thread *health_thread_create(struct loop *l,
     t->loop = l;
     t->config = c;
     t->index = index;
-    atomic_fetch_add(&c->health->nthreads, 1);
+    if (!atomic_load(&c->health->fixed))
+        atomic_fetch_add(&c->health->nthreads, 1);
     t->poll.on_expire = on_poll;
     loop_timer_set(l, &t->poll, loop_now(l));
     return t;
+}
+
+void health_set_threads(const struct config *c, int nthreads)
+{
+    if (c->health == NULL)
+        return;
+    atomic_store(&c->health->nthreads, nthreads);
+    atomic_store(&c->health->fixed, true);
 }
 
 void health_thread_stop(struct health_thread *t)

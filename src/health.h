@@ -119,6 +119,14 @@ struct health_thread *health_thread_create(struct loop *l,
                                            const struct config *c,
                                            int index);
 
+/*
+ * For a configuration that running workers take one by one (a reload,
+ * reload.c): share its checks out among nthreads threads, however many
+ * of them have called health_thread_create when the first one starts.
+ * Before any thread is created for c.
+ */
+void health_set_threads(const struct config *c, int nthreads);
+
 /* Stop checking (graceful shutdown): close check sockets, cancel timers.
  * Loop's thread only. */
 void health_thread_stop(struct health_thread *t);

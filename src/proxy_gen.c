@@ -14,7 +14,9 @@
  * are closed when its last request is done (dropping idle ones is cheap;
  * the new generation opens its own).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,8 +133,58 @@ void conn_gen_detach(struct conn *c)
     c->gen = NULL;
 }
 
+static bool is_any_address(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(
+            &((const struct sockaddr_in6 *)ss)->sin6_addr);
+    return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+           htonl(INADDR_ANY);
+}
+
+static bool same_ip(const struct sockaddr_storage *a,
+                    const struct sockaddr_storage *b)
+{
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr,
+                      sizeof(struct in6_addr)) == 0;
+    return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+           ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET6)
+        return ((const struct sockaddr_in6 *)ss)->sin6_port;
+    return ((const struct sockaddr_in *)ss)->sin_port;
+}
+
+/* The Listen of cf that accepted c (by c's local address), or NULL when
+ * cf no longer listens there. */
+static const struct listener_config *listener_of(const struct conn *c,
+                                                 const struct config *cf)
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+    size_t i;
+
+    if (getsockname(c->watch.fd, (struct sockaddr *)&local, &len) < 0)
+        return NULL;
+    for (i = 0; i < cf->nlisteners; i++) {
+        const struct sockaddr_storage *a = &cf->listeners[i].addr;
+
+        if (a->ss_family == local.ss_family &&
+            port_of(a) == port_of(&local) &&
+            (is_any_address(a) || same_ip(a, &local)))
+            return &cf->listeners[i];
+    }
+    return NULL;
+}
+
 void conn_gen_refresh(struct conn *c)
 {
+    const struct listener_config *lc;
     struct worker_gen *wg;
 
     if (c->gen == NULL || generation_peek() == c->gen->gen)
@@ -142,6 +194,9 @@ void conn_gen_refresh(struct conn *c)
     wg = adopt_current(c->worker);
     if (wg == c->gen)
         return;
+    lc = listener_of(c, wg->gen->config);
+    if (lc == NULL)
+        return;         /* its Listen was removed: it ends on the old one */
 
     /* Nothing of the previous request may point into the old one. */
     c->pass = NULL;
@@ -151,6 +206,7 @@ void conn_gen_refresh(struct conn *c)
     c->route_member = NULL;
     c->failover_from = NULL;
     c->ntried = 0;
+    c->vhost = lc->vhost;
     conn_gen_detach(c);
     conn_gen_set(c, wg);
 }

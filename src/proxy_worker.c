@@ -118,6 +118,7 @@ static void accept_one(struct listener *li, int fd,
         limits_client_leave();
         return;
     }
+    conn_gen_attach(c);     /* first: the listener follows it */
     c->watch.fd = fd;
     c->local_port = li->port;
     c->client_port = addr_port(peer);
@@ -129,7 +130,6 @@ static void accept_one(struct listener *li, int fd,
     if (c->vhost != NULL && c->vhost->tls.context != NULL)
         c->tls = tls_session_new(c->vhost->tls.context, fd);
 
-    conn_gen_attach(c);
     conn_start(c);
     if ((c->tls == NULL && c->vhost != NULL &&
          c->vhost->tls.context != NULL) || loop_add(w->loop, &c->watch) < 0) {

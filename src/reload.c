@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "health.h"
 #include "log.h"
 #include "persist.h"
 #include "pidfile.h"
@@ -396,6 +397,7 @@ int reload_apply(const char *file, int nthreads)
 
     log_current_level = c->log_level;
     warn_threads(c, old->config, nthreads);
+    health_set_threads(c, nthreads);
     reload_carry_over(c, g->baseline, old->config, old->baseline,
                       c->balancer_persist);
     switch_pid_file(c, old->config);

@@ -326,3 +326,69 @@ def test_balancer_persist_restores_state_unless_the_file_changed(
     third = balancer(changed.replace("@DIR@", bal.dir), port=bal.port)
     wait_log(third, "BalancerPersist")
     assert "b2" in {backend_of(get(third.port)) for _ in range(6)}
+
+
+def test_health_state_survives_reload(balancer, backends):
+    b1, b2 = backends(2)
+    members = [(b1.url, "route=r1"),
+               (b2.url, "route=r2 hcmethod=GET hcuri=/status/500 "
+                "hcinterval=1 hcfails=1 hcpasses=1")]
+    bal = balancer(conf(members))
+    wait_log(bal, "out of rotation")
+    write_conf(bal, conf(members, level="notice"))
+    bal.proc.send_signal(signal.SIGHUP)
+    # From the first request on, before any check of the new generation:
+    # a member that failed its checks stays out.
+    seen = [backend_of(get(bal.port)) for _ in range(20)]
+    wait_log(bal, "reloaded (generation 2)")
+    assert set(seen) == {"b1"}, seen
+    assert "back in rotation" not in bal.errors()
+
+
+TLS_CONF = """
+Listen 127.0.0.1:@PORT@ https
+ServerName front.example
+LogLevel {level}
+ErrorLog @ERRORLOG@
+Workers 2
+<Proxy balancer://cluster>
+    BalancerMember {url}
+</Proxy>
+ProxyPass / balancer://cluster/
+<VirtualHost *:@PORT@>
+    ServerName localhost
+    SSLEngine on
+    SSLCertificateFile {cert}
+    SSLCertificateKeyFile {key}
+</VirtualHost>
+"""
+
+
+def test_tls_connection_kept_across_reloads(balancer, backends, tmp_path):
+    import http.client
+    import ssl
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                    "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    b1, = backends(1)
+    text = TLS_CONF.format(url=b1.url, cert=cert, key=key, level="info")
+    bal = balancer(text)
+    ctx = ssl.create_default_context(cafile=cert)
+    kept = http.client.HTTPSConnection("localhost", bal.port, timeout=30,
+                                       context=ctx)
+    for n in range(2, 5):
+        kept.request("GET", "/x")
+        r = kept.getresponse()
+        assert r.status == 200
+        seen = json.loads(r.read())["headers"]
+        assert ["X-Forwarded-Proto", "https"] in seen, seen
+        write_conf(bal, TLS_CONF.format(
+            url=b1.url, cert=cert, key=key,
+            level="debug" if n % 2 else "info"))
+        reload(bal, n)
+    kept.request("GET", "/x")
+    assert kept.getresponse().status == 200
+    kept.close()
