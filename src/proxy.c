@@ -111,6 +111,16 @@ static void proxy_timer_set(struct conn *c, int64_t deadline)
     loop_timer_set(c->worker->loop, &c->timer, deadline);
 }
 
+/* How long a request waits for a connection under max=: the balancer's
+ * timeout= when set (Apache: the wait for a free worker), else the
+ * connection timeout. */
+static int queue_timeout_ms(const struct conn *c)
+{
+    if (c->balancer != NULL && c->balancer->timeout_ms > 0)
+        return c->balancer->timeout_ms;
+    return connect_timeout_ms(c);
+}
+
 /* ---- reading and writing -------------------------------------------- */
 
 /*
@@ -597,7 +607,7 @@ static enum step attempt_begin(struct conn *c, unsigned flags)
         c->waiter.member = c->member;
         pool_wait(c->pool, &c->waiter);
         loop_timer_set(c->worker->loop, &c->timer,
-                       now_ms(c) + connect_timeout_ms(c));
+                       now_ms(c) + queue_timeout_ms(c));
         return STEP_WAIT;
     case POOL_ERROR:
         return connect_failed(c, errno);
@@ -633,6 +643,26 @@ static enum step connect_failed(struct conn *c, int err)
 }
 
 /*
+ * An idempotent request got no response byte from a new connection (a
+ * reset, a close): it may safely go to another member (RFC 9110 9.2.2).
+ * With none left, the client gets the status route_retry says.
+ */
+static enum step retry_elsewhere(struct conn *c, const char *what,
+                                 const char *cause)
+{
+    char text[256];
+    int status;
+
+    snprintf(text, sizeof(text), "%s: %s: %s before any response byte",
+             c->member->name, what, cause);
+    route_busy(c, false);
+    status = route_retry(c, text);
+    if (status != 0)
+        return local_reply(c, status, true);
+    return attempt_begin(c, 0);
+}
+
+/*
  * Writing the request or reading the response head failed. When the
  * connection was a pooled one and no response byte came, this is the
  * keep-alive race (the back end closed it while idle): send the request
@@ -658,6 +688,8 @@ static enum step backend_failed(struct conn *c, const char *what, int err)
 
     drop_backend(c, false);
     atomic_fetch_add(&c->member->errors, 1);
+    if (nothing_back && c->idempotent && !c->reqp.discarded)
+        return retry_elsewhere(c, what, cause);
     if (c->response_started) {
         log_msg(LOG_LEVEL_ERR, "proxy",
                 "%s: %s: %s; closing the client connection in the middle "
@@ -831,6 +863,17 @@ static enum step response_head(struct conn *c, size_t head_len)
     return STEP_AGAIN;
 }
 
+/* RFC 9112 6.3: a response with both Transfer-Encoding and
+ * Content-Length "ought to be handled as an error"; relaying it could
+ * split the response for a client or cache that reads the length. */
+static bool response_framing_ambiguous(const struct http1_response *r)
+{
+    return http1_find_header(r->headers, r->num_headers,
+                             "Transfer-Encoding") != NULL &&
+           http1_find_header(r->headers, r->num_headers,
+                             "Content-Length") != NULL;
+}
+
 /* Read and parse the response head. STEP_AGAIN: the head is parsed (or
  * the state changed), STEP_WAIT: blocked. */
 static enum step read_response_head(struct conn *c)
@@ -855,6 +898,13 @@ static enum step read_response_head(struct conn *c)
                 log_msg(LOG_LEVEL_ERR, "proxy", "%s: malformed response "
                         "head: %s; answering 502", c->member->name,
                         c->msg->res.error ? c->msg->res.error : "?");
+                drop_backend(c, false);
+                return local_reply(c, 502, true);
+            }
+            if (n > 0 && response_framing_ambiguous(&c->msg->res)) {
+                log_msg(LOG_LEVEL_ERR, "proxy", "%s: malformed response "
+                        "head: both Transfer-Encoding and Content-Length; "
+                        "answering 502", c->member->name);
                 drop_backend(c, false);
                 return local_reply(c, 502, true);
             }
@@ -988,6 +1038,54 @@ static enum step step_proxy(struct conn *c)
 }
 
 /* ---- request heads --------------------------------------------------- */
+
+/*
+ * The balancer's timeout= (Apache: the most time to wait for a free
+ * worker): no member is usable now, so the request waits, polling every
+ * ROUTE_POLL_MS without blocking the loop, for one to become usable.
+ */
+#define ROUTE_POLL_MS 100
+
+static enum step route_wait(struct conn *c)
+{
+    int64_t now = now_ms(c), next;
+
+    if (c->route_deadline_ms == 0) {
+        c->route_deadline_ms = now + c->pass->balancer->timeout_ms;
+        log_msg(LOG_LEVEL_INFO, "proxy_balancer", "%s: no usable member; "
+                "the request waits up to %d ms (timeout=)",
+                c->pass->balancer->name, c->pass->balancer->timeout_ms);
+    }
+    c->state = CONN_PROXY;
+    c->be = NULL;
+    next = now + ROUTE_POLL_MS;
+    if (next > c->route_deadline_ms)
+        next = c->route_deadline_ms;
+    loop_timer_set(c->worker->loop, &c->timer, next);
+    return STEP_WAIT;
+}
+
+/* The poll of route_wait: a member is usable, or the time is up. */
+static enum step route_poll(struct conn *c)
+{
+    struct balancer *b = c->pass->balancer;
+    int status;
+
+    if (balancer_count_usable(b, balancer_now_ms()) == 0) {
+        if (now_ms(c) < c->route_deadline_ms)
+            return route_wait(c);
+        c->balancer = b;
+        log_msg(LOG_LEVEL_ERR, "proxy_balancer", "%s: no member became "
+                "usable within timeout=%d ms; answering 503", b->name,
+                b->timeout_ms);
+        return local_reply(c, 503, false);
+    }
+    c->route_deadline_ms = 0;
+    status = route_choose(c);
+    if (status != 0)
+        return local_reply(c, status, false);
+    return attempt_begin(c, 0);
+}
 
 /* KeepAlive and MaxKeepAliveRequests (0: unlimited). */
 static bool keep_alive_allowed(const struct conn *c)
@@ -1123,6 +1221,10 @@ static enum step request_begin(struct conn *c, size_t head_len)
         return local_reply(c, 404, false);
     }
 
+    c->route_deadline_ms = 0;
+    if (c->pass->balancer->timeout_ms > 0 &&
+        balancer_count_usable(c->pass->balancer, balancer_now_ms()) == 0)
+        return route_wait(c);
     status = route_choose(c);
     if (status != 0)
         return local_reply(c, status, false);
@@ -1278,6 +1380,8 @@ static enum step proxy_timeout(struct conn *c)
     int64_t deadline = c->last_progress_ms + io_timeout_ms(c);
     int64_t body = body_deadline(c);
 
+    if (c->route_deadline_ms != 0)
+        return route_poll(c);
     if (body != 0 && body <= now_ms(c) && c->reqp.pos == c->reqp.ready) {
         log_msg(LOG_LEVEL_INFO, "proxy", "request body not received in "
                 "time (RequestReadTimeout body=); answering 408");
@@ -1290,7 +1394,7 @@ static enum step proxy_timeout(struct conn *c)
         pool_cancel_wait(c->pool, &c->waiter);
         log_msg(LOG_LEVEL_WARN, "proxy", "%s: no connection free under "
                 "its max=%d within %d ms; answering 503", c->member->name,
-                c->member->max_conns, connect_timeout_ms(c));
+                c->member->max_conns, queue_timeout_ms(c));
         return local_reply(c, 503, false);
     }
     if (c->be != NULL && c->be->connecting)

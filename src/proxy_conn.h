@@ -129,6 +129,8 @@ struct conn {
     bool head_started;              /* bytes of a new head have come */
     int64_t head_start_ms;          /* RequestReadTimeout header= from */
     int64_t body_start_ms;          /* RequestReadTimeout body= from */
+    int64_t route_deadline_ms;      /* waiting for a usable member until
+                                       then (balancer timeout=), or 0 */
 
     /* the request being served */
     struct conn_msgs *msg;          /* taken and put back with in */

@@ -78,7 +78,7 @@ class _Reader:
 
 
 class RawBackend:
-    def __init__(self, behaviour=default_behaviour, name="raw"):
+    def __init__(self, behaviour=default_behaviour, name="raw", port=0):
         self.behaviour = behaviour
         self.name = name
         self.received = []          # per connection: bytearray
@@ -89,7 +89,7 @@ class RawBackend:
         self.socks = []
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind(("127.0.0.1", port))
         self.listener.listen(512)
         self.port = self.listener.getsockname()[1]
         self.url = "http://127.0.0.1:%d" % self.port
@@ -180,6 +180,10 @@ class RawBackend:
 
     def stop(self):
         self.running = False
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         try:
             self.listener.close()
         except OSError:
