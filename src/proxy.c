@@ -815,6 +815,41 @@ static int response_upgrade(struct conn *c)
     return pump_frame(&c->reqp, c->in, &c->in_len, &error);
 }
 
+/*
+ * A response whose framing a less careful hop could read another way:
+ * what goes to the client is decided (proxy_head.c keeps one framing),
+ * but the member is odd, so say so, naming it.
+ */
+static void response_framing_notes(const struct conn *c)
+{
+    const struct http1_response *r = &c->msg->res;
+    size_t i;
+
+    if (http1_find_header(r->headers, r->num_headers,
+                          "Content-Length") != NULL &&
+        http1_find_header(r->headers, r->num_headers,
+                          "Transfer-Encoding") != NULL)
+        log_msg(LOG_LEVEL_WARN, "proxy", "%s: response with both "
+                "Transfer-Encoding and Content-Length; Content-Length "
+                "dropped (RFC 9112 6.1)", c->member->name);
+    for (i = 0; i < r->num_headers; i++) {
+        const struct http1_header *h = &r->headers[i];
+
+        if (h->name_len != 10 ||
+            strncasecmp(h->name, "Connection", 10) != 0)
+            continue;
+        if (http1_list_has_token(h->value, h->value_len,
+                                 "content-length") ||
+            http1_list_has_token(h->value, h->value_len,
+                                 "transfer-encoding")) {
+            log_msg(LOG_LEVEL_WARN, "proxy", "%s: response's Connection "
+                    "names a framing field (%.*s); the framing is kept",
+                    c->member->name, (int)h->value_len, h->value);
+            return;
+        }
+    }
+}
+
 /* The final response head, length head_len, is parsed in c->msg->res. */
 static enum step response_head(struct conn *c, size_t head_len)
 {
@@ -822,6 +857,7 @@ static enum step response_head(struct conn *c, size_t head_len)
     const char *error = NULL;
 
     c->res_parsed = true;
+    response_framing_notes(c);
     if (failonstatus(c->balancer, c->msg->res.status)) {
         /* As Apache 2.4 does, the response still goes to the client;
          * the member is put in error for the next requests. */
@@ -1163,6 +1199,8 @@ static enum step request_begin(struct conn *c, size_t head_len)
     c->body_start_ms = c->start_ms;
 
     pump_setup(&c->reqp, r->info.body, r->info.content_length, head_len);
+    /* LimitRequestFields counts trailer fields too (responses: 100) */
+    c->reqp.chunked.max_trailers = (unsigned)cf->limits.max_fields;
     if (r->info.body == HTTP1_BODY_LENGTH && cf->client.max_body > 0 &&
         r->info.content_length > cf->client.max_body) {
         log_msg(LOG_LEVEL_INFO, "proxy", "Content-Length %llu is over "

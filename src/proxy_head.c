@@ -230,6 +230,8 @@ static bool put_response_headers(struct conn *c, struct out *o)
         const struct http1_header *h = &r->headers[i];
         int n;
 
+        if (name_is(h, "Content-Length"))
+            continue;               /* put_content_length: one, ours */
         if (http1_is_hop_by_hop(r->headers, r->num_headers, h->name,
                                 h->name_len))
             continue;
@@ -298,6 +300,32 @@ static void put_transfer_codings(struct conn *c, struct out *o)
         put_header(o, "Transfer-Encoding", 17, list, len);
 }
 
+/*
+ * One Content-Length for the client, with the single value the parser
+ * accepted: "3, 3" or a repeated field become "3" (RFC 9110 8.6). None
+ * when Transfer-Encoding is present (RFC 9112 6.1: a sender must not send
+ * both, and chunked wins). Named in Connection or not, it stays: it
+ * frames the message, and dropping it made the client read the next
+ * response as this one's body.
+ */
+static void put_content_length(struct conn *c, struct out *o)
+{
+    const struct http1_response *r = &c->msg->res;
+    const struct http1_header *cl =
+        http1_find_header(r->headers, r->num_headers, "Content-Length");
+    unsigned long long v = 0;
+    size_t i;
+
+    if (cl == NULL || http1_find_header(r->headers, r->num_headers,
+                                        "Transfer-Encoding") != NULL)
+        return;
+    /* digits only, no overflow: the parser checked */
+    for (i = 0; i < cl->value_len && cl->value[i] >= '0' &&
+         cl->value[i] <= '9'; i++)
+        v = v * 10 + (unsigned)(cl->value[i] - '0');
+    putf(o, "Content-Length: %llu\r\n", v);
+}
+
 int head_build_response(struct conn *c)
 {
     const struct http1_response *r = &c->msg->res;
@@ -311,6 +339,7 @@ int head_build_response(struct conn *c)
     sets_sticky = put_response_headers(c, &o);
 
     put_transfer_codings(c, &o);
+    put_content_length(c, &o);
     if (r->status == 101) {
         const struct http1_header *up =
             http1_find_header(r->headers, r->num_headers, "Upgrade");

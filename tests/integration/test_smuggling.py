@@ -1,0 +1,247 @@
+"""Request smuggling and framing, second round: the findings of the
+adversarial test report (notes/breaker-report.md), each as the exact bytes
+a client or a back end sends and the exact bytes the other side gets.
+
+The back end is harden_backend.RawBackend, a raw socket that records every
+byte it receives and answers each request by its path (RESPONSES); with
+ProxyAddHeaders Off and ProxyPreserveHost On the forwarded head is
+predictable byte for byte.
+"""
+import socket
+import time
+
+import pytest
+
+from harden_backend import RawBackend, exchange, statuses
+
+CONF = """
+Listen 127.0.0.1:@PORT@
+ErrorLog @ERRORLOG@
+CustomLog @ACCESSLOG@ "%%r %%>s"
+LogLevel info
+ProxyAddHeaders Off
+ProxyPreserveHost On
+LimitRequestFields 20
+ProxyPass / %s/
+"""
+
+H = b"Host: a.test\r\n"
+
+# What the back end answers, by request path.
+RESPONSES = {
+    # breaker 2: Content-Length named in Connection
+    b"/r/conncl": b"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\n"
+                  b"Content-Length: 5\r\n\r\nhello",
+    # breaker 7: duplicate and list Content-Length
+    b"/r/dupcl": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+                 b"Content-Length: 3\r\n\r\nabc",
+    b"/r/listcl": b"HTTP/1.1 200 OK\r\nContent-Length: 3, 03\r\n\r\nabc",
+    # breaker 8: framing field in the response's trailer section
+    b"/r/trailer-cl": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                      b"\r\n3\r\nabc\r\n0\r\nContent-Length: 5\r\n\r\n",
+    b"/r/trailer-ok": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                      b"\r\n3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n",
+    # breaker 6: a chunk size above INT64_MAX
+    b"/r/bigchunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                    b"\r\nffffffffffffffff\r\nabc",
+}
+
+
+def behaviour(backend, conn_index, request_index, head):
+    path = head.split(b" ")[1]
+    return RESPONSES.get(path, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                               b"\r\nok")
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory):
+    import conftest
+    d = str(tmp_path_factory.mktemp("smuggling2"))
+    be = RawBackend(behaviour)
+    b = conftest.Balancer(CONF % be.url, d)
+    yield b, be
+    rc = b.stop()
+    be.stop()
+    log = b.errors()
+    assert "AddressSanitizer" not in log and "runtime error" not in log, log
+    assert rc == 0, log
+
+
+def _run(proxy, data, timeout=3.0):
+    b, be = proxy
+    before = len(be.all_bytes())
+    out = exchange(b.port, data, timeout=timeout)
+    time.sleep(0.05)
+    return out, be.all_bytes()[before:]
+
+
+def _log_has(proxy, text, timeout=2.0):
+    b, _ = proxy
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in b.errors():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# (id, bytes the client sends, status it gets, log text)
+REFUSED = [
+    # breaker 1: a field named in Connection is dropped by the next hop
+    # (RFC 9110 7.6.1); for Content-Length that unframes the body and the
+    # body became a second request at the back end. Refused with 400.
+    ("conn_names_cl",
+     b"POST /a HTTP/1.1\r\n" + H + b"Connection: Content-Length\r\n"
+     b"Content-Length: 42\r\n\r\nGET /private/secret HTTP/1.1\r\n"
+     b"Host: x\r\n\r\n", 400, "Connection names Content-Length"),
+    ("conn_close_names_cl",
+     b"POST /a HTTP/1.1\r\n" + H + b"Connection: close, content-length\r\n"
+     b"Content-Length: 42\r\n\r\nGET /private/secret HTTP/1.1\r\n"
+     b"Host: x\r\n\r\n", 400, "Connection names Content-Length"),
+    ("conn_names_te",
+     b"POST /a HTTP/1.1\r\n" + H + b"Connection: Transfer-Encoding\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400,
+     "Connection names Content-Length or Transfer-Encoding"),
+    # breaker 6: chunk sizes above INT64_MAX
+    ("chunk_size_16f",
+     b"POST /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"ffffffffffffffff\r\nabc\r\n0\r\n\r\n", 400, "chunk size too large"),
+    ("chunk_size_2_63",
+     b"POST /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"8000000000000000\r\nabc\r\n0\r\n\r\n", 400, "chunk size too large"),
+    # breaker 8: framing and hop-by-hop fields in a trailer section
+    ("trailer_cl",
+     b"POST /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"3\r\nabc\r\n0\r\nX-T: 1\r\nContent-Length: 5\r\n\r\n", 400,
+     "hop-by-hop field in trailer section"),
+    ("trailer_te",
+     b"POST /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"0\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
+     "hop-by-hop field in trailer section"),
+    ("trailer_host",
+     b"POST /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"0\r\nHost: evil\r\n\r\n", 400, "hop-by-hop field in trailer section"),
+    # breaker 8: LimitRequestFields (20 here) counts trailer fields
+    ("trailer_count",
+     b"POST /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"0\r\n" + b"X-T: 1\r\n" * 21 + b"\r\n", 400,
+     "too many trailer fields"),
+    # breaker 11: Host must be uri-host[:port] (RFC 9112 3.2)
+    ("host_space", b"GET /a HTTP/1.1\r\nHost: a b\r\n\r\n", 400,
+     "invalid Host value"),
+    ("host_slash", b"GET /a HTTP/1.1\r\nHost: a/b@c\r\n\r\n", 400,
+     "invalid Host value"),
+    ("host_quote", b"GET /a HTTP/1.1\r\nHost: a\"b\r\n\r\n", 400,
+     "invalid Host value"),
+    # breaker 11: no request-target form has a fragment
+    ("fragment", b"GET /a#frag HTTP/1.1\r\n" + H + b"\r\n", 400,
+     "fragment (#) in request target"),
+]
+
+
+@pytest.mark.parametrize("name,data,status,log", REFUSED,
+                         ids=[c[0] for c in REFUSED])
+def test_refused(proxy, name, data, status, log):
+    out, got = _run(proxy, data)
+    assert statuses(out) == [status], out
+    assert b"\r\nConnection: close\r\n" in out, out
+    assert got == b"", got
+    assert _log_has(proxy, log), proxy[0].errors()
+
+
+# (id, bytes the client sends, bytes the back end gets)
+FORWARDED = [
+    # breaker 6: leading zeros do not count toward the size limit
+    ("chunk_leading_zeros",
+     b"POST /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"00000000000000000003\r\nabc\r\n0\r\n\r\n",
+     b"POST /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"00000000000000000003\r\nabc\r\n0\r\n\r\n"),
+    ("chunk_size_int64_max_prefix",
+     b"POST /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"3\r\nabc\r\n0\r\n\r\n",
+     b"POST /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"3\r\nabc\r\n0\r\n\r\n"),
+    # breaker 7: one Content-Length with the single value
+    ("cl_twice",
+     b"POST /a HTTP/1.1\r\n" + H + b"Content-Length: 3\r\n"
+     b"Content-Length: 3\r\n\r\nabc",
+     b"POST /a HTTP/1.1\r\n" + H + b"Content-Length: 3\r\n\r\nabc"),
+    ("cl_list",
+     b"POST /a HTTP/1.1\r\n" + H + b"Content-Length: 3, 3\r\n\r\nabc",
+     b"POST /a HTTP/1.1\r\n" + H + b"Content-Length: 3\r\n\r\nabc"),
+    # breaker 8: LimitRequestFields trailer fields pass, as they came
+    ("trailers_at_limit",
+     b"POST /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"0\r\n" + b"X-T: 1\r\n" * 20 + b"\r\n",
+     b"POST /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"0\r\n" + b"X-T: 1\r\n" * 20 + b"\r\n"),
+]
+
+
+@pytest.mark.parametrize("name,data,backend_gets", FORWARDED,
+                         ids=[c[0] for c in FORWARDED])
+def test_forwarded_exactly(proxy, name, data, backend_gets):
+    data = data.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
+    out, got = _run(proxy, data)
+    assert statuses(out) == [200], out
+    assert got == backend_gets, got
+
+
+def _pipelined(path):
+    """The response to GET path, then to a GET / that closes."""
+    return (b"GET " + path + b" HTTP/1.1\r\n" + H + b"\r\n"
+            b"GET /next HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+
+
+NEXT = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+
+def test_response_connection_names_cl(proxy):
+    """breaker 2: the response keeps its Content-Length; the client
+    reads the next response as the next response."""
+    out, _ = _run(proxy, _pipelined(b"/r/conncl"))
+    assert out == (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" +
+                   NEXT), out
+
+
+@pytest.mark.parametrize("path", [b"/r/dupcl", b"/r/listcl"])
+def test_response_one_content_length(proxy, path):
+    """breaker 7: duplicates or a list of one value go out as one
+    Content-Length with that value."""
+    out, _ = _run(proxy, _pipelined(path))
+    assert out == (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc" +
+                   NEXT), out
+
+
+def test_response_trailer_framing_field(proxy):
+    """breaker 8: a Content-Length in a response's trailer section never
+    reaches the client; the connection is closed and the cause logged."""
+    out, _ = _run(proxy, b"GET /r/trailer-cl HTTP/1.1\r\n" + H + b"\r\n")
+    assert b"Content-Length: 5" not in out, out
+    assert _log_has(proxy, "hop-by-hop field in trailer section")
+
+
+def test_response_trailer_passes(proxy):
+    out, _ = _run(proxy, b"GET /r/trailer-ok HTTP/1.1\r\n" + H +
+                  b"Connection: close\r\n\r\n")
+    assert out == (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                   b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 1\r\n"
+                   b"\r\n"), out
+
+
+def test_response_chunk_size_too_large(proxy):
+    """breaker 6: a response chunk size above INT64_MAX is a bad
+    response: 502 (nothing was sent yet)."""
+    out, _ = _run(proxy, b"GET /r/bigchunk HTTP/1.1\r\n" + H + b"\r\n")
+    assert statuses(out) == [502], out
+    assert b"ffffffffffffffff" not in out
+
+
+def test_response_framing_logged(proxy):
+    """breaker 19: a response whose Connection names Content-Length is
+    logged with the member's name."""
+    _run(proxy, _pipelined(b"/r/conncl"))
+    assert _log_has(proxy, "response's Connection names a framing field "
+                    "(Content-Length); the framing is kept"), \
+        proxy[0].errors()
