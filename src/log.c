@@ -167,11 +167,16 @@ int log_open_error(const char *path, char *err, size_t errsize)
 
 void log_set_client(const char *client)
 {
+    size_t n;
+
     if (client == NULL) {
         thread_client[0] = '\0';
         return;
     }
-    snprintf(thread_client, sizeof(thread_client), "%s", client);
+    /* Called twice per event of a connection: no printf here. */
+    n = strnlen(client, sizeof(thread_client) - 1);
+    memcpy(thread_client, client, n);
+    thread_client[n] = '\0';
 }
 
 /* "[Thu Dec 03 16:59:31.123456 2026] [module:level] [pid P:tid T] "

@@ -14,10 +14,6 @@
 #define LOOP_MAX_EVENTS 256
 #define LOOP_MAX_FREE_BUFS 4096     /* 64 MiB kept at most per thread */
 
-struct free_buf {
-    struct free_buf *next;
-};
-
 struct loop {
     int epfd;
     struct loop_watch wake;     /* eventfd */
@@ -36,7 +32,10 @@ struct loop {
     int nevents;
     int current;
 
-    struct free_buf *free_bufs;
+    /* free buffers as a stack of pointers: taking one touches none of
+     * its (cache-cold) bytes, and the last one given back, still warm,
+     * is the next one taken */
+    char *free_bufs[LOOP_MAX_FREE_BUFS];
     size_t nfree_bufs;
 };
 
@@ -93,14 +92,10 @@ free_loop:
 
 void loop_free(struct loop *l)
 {
-    struct free_buf *b;
-
     if (l == NULL)
         return;
-    while ((b = l->free_bufs) != NULL) {
-        l->free_bufs = b->next;
-        free(b);
-    }
+    while (l->nfree_bufs > 0)
+        free(l->free_bufs[--l->nfree_bufs]);
     close(l->wake.fd);
     close(l->epfd);
     free(l->heap);
@@ -304,26 +299,18 @@ int loop_run(struct loop *l)
 
 char *loop_buf_get(struct loop *l)
 {
-    struct free_buf *b = l->free_bufs;
-
-    if (b == NULL)
+    if (l->nfree_bufs == 0)
         return malloc(LOOP_BUF_SIZE);
-    l->free_bufs = b->next;
-    l->nfree_bufs--;
-    return (char *)b;
+    return l->free_bufs[--l->nfree_bufs];
 }
 
 void loop_buf_put(struct loop *l, char *buf)
 {
-    struct free_buf *b = (struct free_buf *)buf;
-
     if (buf == NULL)
         return;
     if (l->nfree_bufs >= LOOP_MAX_FREE_BUFS) {
         free(buf);
         return;
     }
-    b->next = l->free_bufs;
-    l->free_bufs = b;
-    l->nfree_bufs++;
+    l->free_bufs[l->nfree_bufs++] = buf;
 }

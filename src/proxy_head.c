@@ -68,29 +68,93 @@ static void put_header(struct out *o, const char *name, size_t name_len,
     put(o, "\r\n", 2);
 }
 
-static bool name_is(const struct http1_header *h, const char *name)
+/* Unsigned decimal, no printf on the hot path. */
+static void put_u64(struct out *o, uint64_t v)
 {
-    return h->name_len == strlen(name) &&
-           strncasecmp(h->name, name, h->name_len) == 0;
+    char digits[20];
+    size_t n = sizeof(digits);
+
+    do {
+        digits[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    put(o, digits + n, sizeof(digits) - n);
+}
+
+/* "HTTP/1.1 NNN " (status is 100..999: the parser read three digits). */
+static void put_status(struct out *o, int status)
+{
+    char line[13] = "HTTP/1.1 000 ";
+
+    if (status < 100 || status > 999) {
+        o->overflow = true;
+        return;
+    }
+    line[9] = (char)('0' + status / 100);
+    line[10] = (char)('0' + status / 10 % 10);
+    line[11] = (char)('0' + status % 10);
+    put(o, line, sizeof(line));
+}
+
+static bool name_is_n(const struct http1_header *h, const char *name,
+                      size_t len)
+{
+    return h->name_len == len && strncasecmp(h->name, name, len) == 0;
+}
+
+/* name is a string literal: its length is known when compiling. */
+#define name_is(h, name) name_is_n((h), "" name, sizeof(name) - 1)
+
+/* The fields from the first Connection field to the last, or none: all
+ * that http1_is_hop_by_hop needs besides the name, found once per head
+ * instead of once per field. */
+struct conn_span {
+    const struct http1_header *h;
+    size_t n;
+};
+
+static struct conn_span connection_span(const struct http1_header *h,
+                                        size_t n)
+{
+    struct conn_span s = { h, 0 };
+    size_t i, last = 0;
+    bool found = false;
+
+    for (i = 0; i < n; i++) {
+        if (!name_is(&h[i], "Connection"))
+            continue;
+        if (!found)
+            s.h = &h[i];
+        found = true;
+        last = i;
+    }
+    if (found)
+        s.n = (size_t)(&h[last] - s.h) + 1;
+    return s;
+}
+
+static bool hop_by_hop(struct conn_span s, const struct http1_header *h)
+{
+    return http1_is_hop_by_hop(s.h, s.n, h->name, h->name_len);
 }
 
 /*
  * Apache's ProxyAddHeaders merges what the request already carries with
  * its own value, comma separated (apr_table_mergen): one header out.
  */
-static void put_forwarded(struct out *o, const struct http1_request *r,
-                          const char *name, const char *value,
-                          size_t value_len)
+static void put_forwarded_n(struct out *o, const struct http1_request *r,
+                            const char *name, size_t name_len,
+                            const char *value, size_t value_len)
 {
     size_t i;
     bool first = true;
 
-    puts_(o, name);
+    put(o, name, name_len);
     put(o, ": ", 2);
     for (i = 0; i < r->num_headers; i++) {
         const struct http1_header *h = &r->headers[i];
 
-        if (!name_is(h, name) || h->value_len == 0)
+        if (!name_is_n(h, name, name_len) || h->value_len == 0)
             continue;
         if (!first)
             put(o, ", ", 2);
@@ -102,6 +166,10 @@ static void put_forwarded(struct out *o, const struct http1_request *r,
     put(o, value, value_len);
     put(o, "\r\n", 2);
 }
+
+#define put_forwarded(o, r, name, value, value_len) \
+    put_forwarded_n((o), (r), "" name, sizeof(name) - 1, (value), \
+                    (value_len))
 
 /* ServerName of the connection's virtual host, else the server's. */
 static const char *server_name(const struct conn *c)
@@ -118,6 +186,7 @@ int head_build_request(struct conn *c)
     const struct http1_header *host =
         http1_find_header(r->headers, r->num_headers, "Host");
     struct out o = { c->bhead, 0, LOOP_BUF_SIZE, false };
+    struct conn_span conn = connection_span(r->headers, r->num_headers);
     size_t i;
     int n;
 
@@ -140,8 +209,7 @@ int head_build_request(struct conn *c)
         const struct http1_header *h = &r->headers[i];
 
         if (name_is(h, "Host") || name_is(h, "Content-Length") ||
-            http1_is_hop_by_hop(r->headers, r->num_headers, h->name,
-                                h->name_len))
+            hop_by_hop(conn, h))
             continue;
         if (cf->add_headers && (name_is(h, "X-Forwarded-For") ||
                                 name_is(h, "X-Forwarded-Host") ||
@@ -155,9 +223,11 @@ int head_build_request(struct conn *c)
      * RFC 9110 8.6 allows are not forwarded as they came. */
     if (r->info.body == HTTP1_BODY_CHUNKED)
         puts_(&o, "Transfer-Encoding: chunked\r\n");
-    else if (r->info.body == HTTP1_BODY_LENGTH)
-        putf(&o, "Content-Length: %llu\r\n",
-             (unsigned long long)r->info.content_length);
+    else if (r->info.body == HTTP1_BODY_LENGTH) {
+        puts_(&o, "Content-Length: ");
+        put_u64(&o, r->info.content_length);
+        put(&o, "\r\n", 2);
+    }
     if (r->info.upgrade) {
         const struct http1_header *up =
             http1_find_header(r->headers, r->num_headers, "Upgrade");
@@ -225,6 +295,7 @@ static bool put_response_headers(struct conn *c, struct out *o)
     char front[300], value[2048];
     size_t front_len = 0, i;
     bool sets_sticky = false;
+    struct conn_span conn = connection_span(r->headers, r->num_headers);
 
     for (i = 0; i < r->num_headers; i++) {
         const struct http1_header *h = &r->headers[i];
@@ -232,8 +303,7 @@ static bool put_response_headers(struct conn *c, struct out *o)
 
         if (name_is(h, "Content-Length"))
             continue;               /* put_content_length: one, ours */
-        if (http1_is_hop_by_hop(r->headers, r->num_headers, h->name,
-                                h->name_len))
+        if (hop_by_hop(conn, h))
             continue;
         if (is_location_header(h)) {
             if (front_len == 0)
@@ -332,7 +402,7 @@ int head_build_response(struct conn *c)
     struct out o = { c->ohead, 0, LOOP_BUF_SIZE, false };
     bool sets_sticky;
 
-    putf(&o, "HTTP/1.1 %d ", r->status);
+    put_status(&o, r->status);
     put(&o, r->reason, r->reason_len);
     put(&o, "\r\n", 2);
 
@@ -375,16 +445,16 @@ int head_build_interim(struct conn *c)
 {
     const struct http1_response *r = &c->msg->res;
     struct out o = { c->ohead, 0, LOOP_BUF_SIZE, false };
+    struct conn_span conn = connection_span(r->headers, r->num_headers);
     size_t i;
 
-    putf(&o, "HTTP/1.1 %d ", r->status);
+    put_status(&o, r->status);
     put(&o, r->reason, r->reason_len);
     put(&o, "\r\n", 2);
     for (i = 0; i < r->num_headers; i++) {
         const struct http1_header *h = &r->headers[i];
 
-        if (!http1_is_hop_by_hop(r->headers, r->num_headers, h->name,
-                                 h->name_len))
+        if (!hop_by_hop(conn, h))
             put_header(&o, h->name, h->name_len, h->value, h->value_len);
     }
     put(&o, "\r\n", 2);
