@@ -239,3 +239,26 @@ def test_out_of_file_descriptors_no_busy_loop(tmp_path, backend):
     text = log.read_text()
     lines = [l for l in text.splitlines() if "Too many open files" in l]
     assert 1 <= len(lines) <= 5, text
+
+
+def test_soft_nofile_raised_to_the_hard_limit(tmp_path, backend):
+    port = free_port()
+    conf = tmp_path / "b.conf"
+    conf.write_text(CONF.replace("@PORT@", str(port))
+                    .replace("@ERRORLOG@", str(tmp_path / "e.log"))
+                    % ("", backend.url))
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 4096)
+
+    def low_soft():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, want))
+    proc = subprocess.Popen([BIN, "-f", str(conf)], preexec_fn=low_soft,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc=proc)
+        with open("/proc/%d/limits" % proc.pid) as f:
+            line = [l for l in f if l.startswith("Max open files")][0]
+        assert line.split()[3:5] == [str(want), str(want)], line
+    finally:
+        assert stop(proc) == 0
