@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "stats.h"
+
 /* Member status flags, as mod_proxy_balancer's status= letters. */
 #define MEMBER_DISABLED      (1u << 0)  /* D: takes no requests */
 #define MEMBER_STOPPED       (1u << 1)  /* S: administratively stopped */
@@ -134,6 +136,8 @@ struct member {
                                    connections opened before */
     _Atomic int64_t up_since_ms;    /* when m came back, for slowstart;
                                        0: not ramping up */
+    struct member_stats stats;      /* requests, errors, latency, idle
+                                       connections (stats.h) */
 };
 
 enum lbmethod_kind {

@@ -131,6 +131,7 @@ static void idle_unlink(struct pool_slot *s, struct backend_conn *b)
         b->next->prev = b->prev;
     b->next = b->prev = NULL;
     s->nidle--;
+    stats_idle_add(&b->member->stats, -1);
 }
 
 void pool_close_idle(struct pool *p)
@@ -362,6 +363,7 @@ void pool_release(struct pool *p, struct backend_conn *b, bool reusable)
         s->idle->prev = b;
     s->idle = b;
     s->nidle++;
+    stats_idle_add(&b->member->stats, 1);
     wake_waiter(p, s);
 }
 

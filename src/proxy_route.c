@@ -11,6 +11,7 @@
 #include "lbmethod.h"
 #include "log.h"
 #include "proxy_conn.h"
+#include "stats.h"
 #include "sticky.h"
 
 static const char *sticky_name(const struct balancer *b)
@@ -161,6 +162,8 @@ int route_retry(struct conn *c, const char *cause)
     struct member *m, *failed = c->member;
     enum pick_reason reason;
 
+    stats_conn_connect_failed(c);   /* nothing was sent: a connect error */
+
     /* Apache chooses again for a retry: a sticky route whose member
      * just failed is unusable now, and nofailover makes that a 503. */
     if (b->nofailover && c->sticky.route != NULL &&
@@ -239,6 +242,7 @@ void route_log_access(struct conn *c, bool aborted)
     struct timespec now;
     size_t i;
 
+    stats_conn_done(c, aborted);
     if (cf->naccess_logs == 0)
         return;
 
