@@ -646,7 +646,9 @@ static int request_framing(struct http1_request *req,
     info->keep_alive = keep_alive_for(req->version_minor, f);
     /* RFC 9110 10.1.1: a 100-continue in an HTTP/1.0 request is ignored. */
     info->expect_continue = f->expect_continue && req->version_minor == 1;
-    info->upgrade = f->conn_upgrade && f->has_upgrade;
+    /* RFC 9110 7.8: Upgrade in an HTTP/1.0 request is ignored */
+    info->upgrade = f->conn_upgrade && f->has_upgrade &&
+                    req->version_minor >= 1;
     return 0;
 }
 

@@ -738,6 +738,12 @@ static enum step pump_request(struct conn *c)
         }
         if (c->bhead_sent < c->bhead_len || p->pos < p->ready)
             return STEP_WAIT;
+        if (p->done && p->tunnel && p->eof && !p->shut) {
+            /* The client's half-close, passed on once all it sent is
+             * through; the other direction goes on until it closes. */
+            shutdown(be->watch.fd, SHUT_WR);
+            p->shut = true;
+        }
         if (p->done)
             return STEP_WAIT;
 
@@ -748,7 +754,7 @@ static enum step pump_request(struct conn *c)
             return STEP_WAIT;
         if (n <= 0 && p->tunnel) {
             p->done = p->eof = true;
-            return STEP_WAIT;
+            continue;
         }
         if (n <= 0) {
             log_msg(LOG_LEVEL_INFO, "proxy",
@@ -798,13 +804,36 @@ static void response_interim(struct conn *c, size_t head_len)
     memmove(c->bin, c->bin + head_len, c->bin_len);
 }
 
-/* 101 Switching Protocols: both sides become a raw tunnel. */
+/* 101 Switching Protocols: both sides become a raw tunnel, when it
+ * switches to the protocol asked for (websocket) once the request
+ * body is through; else -1, the cause logged. */
 static int response_upgrade(struct conn *c)
 {
+    const struct http1_response *res = &c->msg->res;
+    const struct http1_header *up =
+        http1_find_header(res->headers, res->num_headers, "Upgrade");
     const char *error = NULL;
 
-    if (!c->msg->req.info.upgrade || !c->reqp.done)
+    if (!c->msg->req.info.upgrade) {
+        log_msg(LOG_LEVEL_ERR, "proxy", "%s: 101 Switching Protocols "
+                "to a request that asked for no upgrade; answering 502",
+                c->member->name);
         return -1;
+    }
+    if (up == NULL || !http1_list_has_token(up->value, up->value_len,
+                                            "websocket")) {
+        log_msg(LOG_LEVEL_ERR, "proxy", "%s: 101 Switching Protocols "
+                "to %.*s, not the websocket asked for; answering 502",
+                c->member->name, up ? (int)up->value_len : 6,
+                up ? up->value : "(none)");
+        return -1;
+    }
+    if (!c->reqp.done) {
+        log_msg(LOG_LEVEL_ERR, "proxy", "%s: 101 Switching Protocols "
+                "before the request body was through; answering 502",
+                c->member->name);
+        return -1;
+    }
     c->resp.kind = HTTP1_BODY_UNTIL_CLOSE;
     c->resp.tunnel = true;
     c->resp.done = false;
@@ -876,8 +905,6 @@ static enum step response_head(struct conn *c, size_t head_len)
     if (info->body == HTTP1_BODY_UNTIL_CLOSE)
         c->keep_alive = false;
     if (c->msg->res.status == 101 && response_upgrade(c) < 0) {
-        log_msg(LOG_LEVEL_ERR, "proxy", "%s: 101 Switching Protocols "
-                "to a request that asked for no upgrade", c->member->name);
         drop_backend(c, false);
         return local_reply(c, 502, true);
     }
@@ -1017,10 +1044,20 @@ static enum step pump_response(struct conn *c)
         }
         if (c->ohead_sent < c->ohead_len || p->pos < p->ready)
             return STEP_WAIT;
+        if (p->tunnel && p->eof && c->reqp.eof &&
+            c->reqp.pos == c->reqp.ready)
+            return response_done(c);        /* both sides closed */
+        if (p->tunnel && p->eof) {
+            if (!p->shut) {
+                /* the back end's half-close, passed on */
+                tls_close_notify(c->tls);
+                shutdown(c->watch.fd, SHUT_WR);
+                p->shut = true;
+            }
+            return STEP_WAIT;
+        }
         if (p->done)
             return response_done(c);
-        if (p->tunnel && c->reqp.done && c->reqp.pos == c->reqp.ready)
-            return response_done(c);        /* the client closed */
 
         if (c->bin_len == LOOP_BUF_SIZE)
             pump_compact(p, &c->bin_len);
@@ -1163,6 +1200,16 @@ static int normalize_target(struct conn *c, const char **error)
     return 0;
 }
 
+/* The request asks to switch to websocket (among others, maybe). */
+static bool upgrade_allowed(const struct http1_request *r)
+{
+    const struct http1_header *up =
+        http1_find_header(r->headers, r->num_headers, "Upgrade");
+
+    return up != NULL &&
+           http1_list_has_token(up->value, up->value_len, "websocket");
+}
+
 static enum step request_begin(struct conn *c, size_t head_len)
 {
     const struct config *cf = c->config;
@@ -1199,6 +1246,13 @@ static enum step request_begin(struct conn *c, size_t head_len)
     c->body_start_ms = c->start_ms;
 
     pump_setup(&c->reqp, r->info.body, r->info.content_length, head_len);
+    if (r->info.upgrade && !upgrade_allowed(r)) {
+        /* Apache 2.4.47+ tunnels only the protocols upgrade= names
+         * (websocket here): the request goes on without its Upgrade. */
+        log_msg(LOG_LEVEL_DEBUG, "proxy", "Upgrade other than websocket "
+                "dropped from the request");
+        c->msg->req.info.upgrade = false;
+    }
     /* LimitRequestFields counts trailer fields too (responses: 100) */
     c->reqp.chunked.max_trailers = (unsigned)cf->limits.max_fields;
     if (r->info.body == HTTP1_BODY_LENGTH && cf->client.max_body > 0 &&

@@ -87,6 +87,8 @@ struct pump {
     struct http1_chunked chunked;
     bool done;                      /* the body's end has been read */
     bool eof;                       /* the source closed */
+    bool shut;                      /* tunnel: that half-close was
+                                       passed on (shutdown SHUT_WR) */
     bool discarded;                 /* sent body bytes were dropped */
     size_t head_len;                /* head kept at the buffer's start */
     size_t pos;                     /* next byte to send */

@@ -228,14 +228,10 @@ int head_build_request(struct conn *c)
         put_u64(&o, r->info.content_length);
         put(&o, "\r\n", 2);
     }
-    if (r->info.upgrade) {
-        const struct http1_header *up =
-            http1_find_header(r->headers, r->num_headers, "Upgrade");
-
-        puts_(&o, "Connection: Upgrade\r\n");
-        if (up != NULL)
-            put_header(&o, "Upgrade", 7, up->value, up->value_len);
-    }
+    /* Only websocket is tunnelled (request_begin in proxy.c cleared
+     * info.upgrade for any other protocol) and only it is asked for. */
+    if (r->info.upgrade)
+        puts_(&o, "Connection: Upgrade\r\nUpgrade: websocket\r\n");
 
     if (cf->add_headers) {
         put_forwarded(&o, r, "X-Forwarded-For", c->client_ip,

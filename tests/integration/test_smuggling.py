@@ -245,3 +245,174 @@ def test_response_framing_logged(proxy):
     assert _log_has(proxy, "response's Connection names a framing field "
                     "(Content-Length); the framing is kept"), \
         proxy[0].errors()
+
+
+# ---- Upgrade (breaker 4, 12, 14) -------------------------------------
+
+class TunnelBackend:
+    """Answers a request with Upgrade by 101 (its Upgrade: the protocol
+    after "/ws-" in the path, websocket for "/ws"), then per path:
+    "/ws": reads until the proxy half-closes, answers "BYE after N bytes"
+    and closes; "/ws-first": says "hello", half-closes first, then records
+    what still comes until the proxy closes. Other requests get 200 ok."""
+
+    def __init__(self):
+        import threading
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.after = {}             # path -> bytes received after 101
+        self.heads = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,),
+                             daemon=True).start()
+
+    def _serve(self, c):
+        c.settimeout(5)
+        try:
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                d = c.recv(65536)
+                if not d:
+                    return
+                buf += d
+            head, rest = buf.split(b"\r\n\r\n", 1)
+            self.heads.append(head + b"\r\n\r\n")
+            path = head.split(b" ")[1]
+            if b"\r\nUpgrade:" not in head:
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                          b"Connection: close\r\n\r\nok")
+                return
+            proto = b"websocket"
+            if path.startswith(b"/ws-") and path != b"/ws-first":
+                proto = path[4:]
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: " +
+                      proto + b"\r\nConnection: Upgrade\r\n\r\n")
+            if path == b"/ws-first":
+                c.sendall(b"hello")
+                c.shutdown(socket.SHUT_WR)
+            got = rest
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                got += d
+            self.after[path] = got
+            if path != b"/ws-first":
+                c.sendall(b"BYE after %d bytes" % len(got))
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def stop(self):
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def tunnel(tmp_path_factory):
+    import conftest
+    d = str(tmp_path_factory.mktemp("tunnel"))
+    be = TunnelBackend()
+    b = conftest.Balancer(CONF % be.url, d)
+    yield b, be
+    rc = b.stop()
+    be.stop()
+    log = b.errors()
+    assert "AddressSanitizer" not in log and "runtime error" not in log, log
+    assert rc == 0, log
+
+
+UPGRADE = b"Connection: Upgrade\r\nUpgrade: websocket\r\n"
+SWITCHED = (b"HTTP/1.1 101 Switching Protocols\r\n"
+            b"Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+
+
+def _recv_until(s, want, limit=5.0):
+    out = b""
+    deadline = time.time() + limit
+    while want not in out and time.time() < deadline:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+    return out
+
+
+def test_h2c_upgrade_not_forwarded(proxy):
+    """breaker 4: only websocket is tunnelled; h2c (and the fields its
+    Connection names) is dropped and the request goes on as a plain one."""
+    out, got = _run(proxy, b"GET /a HTTP/1.1\r\n" + H +
+                    b"Connection: Upgrade, HTTP2-Settings, close\r\n"
+                    b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n"
+                    b"\r\n")
+    assert statuses(out) == [200], out
+    assert got == b"GET /a HTTP/1.1\r\n" + H + b"\r\n", got
+
+
+def test_upgrade_list_keeps_websocket_only(proxy):
+    out, got = _run(proxy, b"GET /a HTTP/1.1\r\n" + H +
+                    b"Connection: Upgrade, close\r\n"
+                    b"Upgrade: h2c, WebSocket\r\n\r\n")
+    assert statuses(out) == [200], out
+    assert got == b"GET /a HTTP/1.1\r\n" + H + UPGRADE + b"\r\n", got
+
+
+def test_http10_upgrade_ignored(proxy):
+    """breaker 14: RFC 9110 7.8, Upgrade from HTTP/1.0 is ignored."""
+    out, got = _run(proxy, b"GET /a HTTP/1.0\r\n" + H + UPGRADE + b"\r\n")
+    assert statuses(out) == [200], out
+    assert got == b"GET /a HTTP/1.1\r\n" + H + b"\r\n", got
+
+
+def test_101_to_another_protocol_is_502(tunnel):
+    """breaker 4: the 101's Upgrade must be the protocol asked for."""
+    out = exchange(tunnel[0].port, b"GET /ws-h2c HTTP/1.1\r\n" + H +
+                   UPGRADE + b"\r\nPRI * HTTP/2.0\r\n\r\n", timeout=3.0)
+    assert statuses(out) == [502], out
+    assert _log_has(tunnel, "101 Switching Protocols to h2c, not the "
+                    "websocket asked for"), tunnel[0].errors()
+
+
+def test_tunnel_client_half_close(tunnel):
+    """breaker 12: the client's half-close reaches the back end as one,
+    and the back end's last words still reach the client."""
+    b, be = tunnel
+    s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+    s.sendall(b"GET /ws HTTP/1.1\r\n" + H + UPGRADE + b"\r\n")
+    assert _recv_until(s, b"\r\n\r\n") == SWITCHED
+    s.sendall(b"x" * 100)
+    time.sleep(0.1)
+    s.sendall(b"y" * 10)
+    s.shutdown(socket.SHUT_WR)
+    out = _recv_until(s, b"<never>")
+    s.close()
+    assert out == b"BYE after 110 bytes", out
+
+
+def test_tunnel_backend_half_close(tunnel):
+    """breaker 12, the other way: the back end closes first; the client
+    sees the end, and what it sends after still reaches the back end."""
+    b, be = tunnel
+    s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+    s.sendall(b"GET /ws-first HTTP/1.1\r\n" + H + UPGRADE + b"\r\n")
+    out = _recv_until(s, b"<never>")
+    assert out == SWITCHED + b"hello", out
+    s.sendall(b"after the end")
+    s.shutdown(socket.SHUT_WR)
+    _recv_until(s, b"<never>")
+    s.close()
+    deadline = time.time() + 3
+    while b"/ws-first" not in be.after and time.time() < deadline:
+        time.sleep(0.05)
+    assert be.after.get(b"/ws-first") == b"after the end", be.after

@@ -156,6 +156,10 @@ static const struct request_case good_requests[] = {
       "GET", "/ws", 1, 2, HTTP1_BODY_NONE, 0, true, false, false },
     { "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n",
       "GET", "/ws", 1, 2, HTTP1_BODY_NONE, 0, true, false, false },
+    /* RFC 9110 7.8: an HTTP/1.0 request's Upgrade is ignored */
+    { "GET /ws HTTP/1.0\r\nConnection: Upgrade\r\n"
+      "Upgrade: websocket\r\n\r\n",
+      "GET", "/ws", 0, 2, HTTP1_BODY_NONE, 0, false, false, false },
     { "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
       "GET", "/", 1, 1, HTTP1_BODY_NONE, 0, true, false, false },
     { "GET http://example.com/a HTTP/1.1\r\nHost: example.com\r\n\r\n",
