@@ -165,6 +165,7 @@ static void carry_counters(struct member *to, const struct member *from)
     atomic_store(&to->bytes_out, atomic_load(&from->bytes_out));
     atomic_store(&to->bytes_in, atomic_load(&from->bytes_in));
     atomic_store(&to->errors, atomic_load(&from->errors));
+    stats_carry_over(&to->stats, &from->stats);
 }
 
 static bool same_text(const char *a, const char *b)

@@ -194,6 +194,32 @@ void stats_idle_add(struct member_stats *s, int delta)
     atomic_fetch_add_explicit(&s->idle, delta, RELAXED);
 }
 
+void stats_carry_over(struct member_stats *to,
+                      const struct member_stats *from)
+{
+    /* Only the ring's lock is written; the counters are read. */
+    struct member_stats *old = (struct member_stats *)from;
+    struct stats_shard *sh = &to->shards[0];
+    struct stats_totals t;
+    int k;
+
+    pthread_mutex_lock(&old->ring.lock);
+    stats_totals(old, &t);
+    atomic_fetch_add(&sh->requests, t.requests);
+    atomic_fetch_add(&sh->latency_sum_us, t.latency_sum_us);
+    for (k = 0; k < STATS_NERRORS; k++)
+        atomic_fetch_add(&sh->errors[k], t.errors[k]);
+    for (k = 0; k < STATS_NBUCKETS; k++)
+        atomic_fetch_add(&sh->buckets[k], t.buckets[k]);
+
+    pthread_mutex_lock(&to->ring.lock);
+    memcpy(to->ring.samples, old->ring.samples, sizeof(to->ring.samples));
+    to->ring.base = old->ring.base;
+    atomic_store(&to->ring.open_sec, atomic_load(&old->ring.open_sec));
+    pthread_mutex_unlock(&to->ring.lock);
+    pthread_mutex_unlock(&old->ring.lock);
+}
+
 /* ---- quantiles ----------------------------------------------------- */
 
 /* Linear interpolation inside the bucket that holds rank. */

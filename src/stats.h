@@ -106,6 +106,14 @@ void stats_error(struct member_stats *s, int shard, int64_t now_ms,
 /* Add delta to the idle connection count (pool.c). */
 void stats_idle_add(struct member_stats *s, int delta);
 
+/*
+ * At a reload: make to (a member of the new configuration, not serving
+ * yet) go on from from's totals and ring of seconds. Requests the old
+ * configuration still finishes afterwards count on from only.
+ */
+void stats_carry_over(struct member_stats *to,
+                      const struct member_stats *from);
+
 /* The totals of s, shards merged. */
 void stats_totals(struct member_stats *s, struct stats_totals *out);
 

@@ -169,6 +169,33 @@ static void test_ring_rollover(void **state)
     free(s);
 }
 
+static void test_carry_over(void **state)
+{
+    struct member_stats *from = new_stats(), *to = new_stats();
+    struct stats_totals t;
+    struct stats_sample out[3];
+
+    (void)state;
+    stats_request(from, 2, 7000100, 2000, -1);
+    stats_request(from, 5, 7001100, 2000, STATS_ERR_TIMEOUT);
+    stats_request(from, 5, 7001200, 2000, -1);
+
+    stats_carry_over(to, from);
+    stats_request(to, 1, 7002100, 2000, -1);
+    stats_totals(to, &t);
+    assert_int_equal(t.requests, 4);
+    assert_int_equal(t.errors[STATS_ERR_TIMEOUT], 1);
+    assert_int_equal(t.latency_sum_us, 8000);
+
+    stats_series(to, 7003000, out, 3);
+    assert_int_equal(out[0].requests, 1);
+    assert_int_equal(out[1].requests, 2);
+    assert_int_equal(out[1].errors, 1);
+    assert_int_equal(out[2].requests, 1);
+    free(from);
+    free(to);
+}
+
 static void test_error_names(void **state)
 {
     (void)state;
@@ -186,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_totals_merge_shards),
         cmocka_unit_test(test_series),
         cmocka_unit_test(test_ring_rollover),
+        cmocka_unit_test(test_carry_over),
         cmocka_unit_test(test_error_names),
     };
 
