@@ -379,7 +379,7 @@ static void put_content_length(struct conn *c, struct out *o)
     const struct http1_response *r = &c->msg->res;
     const struct http1_header *cl =
         http1_find_header(r->headers, r->num_headers, "Content-Length");
-    unsigned long long v = 0;
+    uint64_t v = 0;
     size_t i;
 
     if (cl == NULL || http1_find_header(r->headers, r->num_headers,
@@ -389,7 +389,9 @@ static void put_content_length(struct conn *c, struct out *o)
     for (i = 0; i < cl->value_len && cl->value[i] >= '0' &&
          cl->value[i] <= '9'; i++)
         v = v * 10 + (unsigned)(cl->value[i] - '0');
-    putf(o, "Content-Length: %llu\r\n", v);
+    puts_(o, "Content-Length: ");
+    put_u64(o, v);
+    put(o, "\r\n", 2);
 }
 
 int head_build_response(struct conn *c)
