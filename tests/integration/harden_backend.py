@@ -10,7 +10,8 @@ returns bytes to send, or one of the special values:
   STALL       never answer (the connection stays open until stop())
 
 A returned tuple (bytes, CLOSE|RESET) sends the bytes first, then closes
-or resets: a response cut in the middle.
+or resets: a response cut in the middle. A list of bytes is sent piece by
+piece, 0.2 s apart.
 
 It also counts requests, so that tests can say how many attempts the
 proxy made.
@@ -160,6 +161,11 @@ class RawBackend:
         after = None
         if isinstance(out, tuple):
             out, after = out
+        if isinstance(out, list):
+            for piece in out[:-1]:
+                sock.sendall(piece)
+                time.sleep(0.2)
+            out = out[-1]
         if out == STALL:
             while self.running:
                 time.sleep(0.05)

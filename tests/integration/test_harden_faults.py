@@ -9,6 +9,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from backends import Backend, Client
 from conftest import free_port
 from harden_backend import (CLOSE, RESET, STALL, RawBackend, exchange,
@@ -308,3 +310,79 @@ def test_balancer_without_timeout_answers_503_at_once(balancer):
     t0 = time.time()
     assert statuses(get(bal.port, "/b")) == [503]
     assert time.time() - t0 < 0.5
+
+
+# Malformed response heads: each is a 502 for the client, never relayed,
+# with a log line naming the member.
+BAD_RESPONSES = [
+    ("bare_lf", b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok"),
+    ("obs_fold", b"HTTP/1.1 200 OK\r\nX-A: 1\r\n 2\r\nContent-Length: 2"
+                 b"\r\n\r\nok"),
+    ("cl_conflict", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                    b"Content-Length: 3\r\n\r\nok"),
+    ("cl_bad", b"HTTP/1.1 200 OK\r\nContent-Length: 2x\r\n\r\nok"),
+    ("nul", b"HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 2\r\n\r\nok"),
+    ("bare_cr", b"HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 2\r\n"
+                b"\r\nok"),
+    ("status_short", b"HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\nok"),
+    ("version", b"HTTP/2 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    ("not_http", b"SSH-2.0-OpenSSH_9.2\r\n\r\n"),
+    ("space_colon", b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok"),
+]
+
+
+@pytest.mark.parametrize("name,response", BAD_RESPONSES,
+                         ids=[b[0] for b in BAD_RESPONSES])
+def test_malformed_response_502(balancer, name, response):
+    be = RawBackend(lambda *a: (response, CLOSE))
+    bal = balancer(conf([be]))
+    out = get(bal.port, "/bad")
+    assert statuses(out) == [502], out
+    assert be.requests == 1
+    be.stop()
+    assert "%s: malformed response head" % be.url in bal.errors()
+
+
+def test_bad_chunked_response_body_closes_the_client(balancer):
+    """The head was relayed; the body's framing breaks: the client
+    connection is closed, nothing more is sent."""
+    be = RawBackend(lambda *a: [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+                                b"chunked\r\n\r\n2\r\nok\r\n",
+                                b"zz\r\njunk"])
+    bal = balancer(conf([be]))
+    s = socket.create_connection(("127.0.0.1", bal.port), timeout=5)
+    s.sendall(b"GET /c HTTP/1.1\r\nHost: f.test\r\n\r\n")
+    out = b""
+    try:
+        while True:
+            piece = s.recv(65536)
+            if not piece:
+                break
+            out += piece
+    except ConnectionResetError:
+        pass
+    s.close()
+    assert statuses(out) == [200], out
+    assert out.endswith(b"2\r\nok\r\n"), out     # no "zz", no "junk"
+    be.stop()
+    assert "%s: bad chunked response body" % be.url in bal.errors()
+
+
+def test_gzip_chunked_response_keeps_its_codings(balancer):
+    """Transfer-Encoding: gzip, chunked goes to an HTTP/1.1 client as it
+    came; gzip alone (a body until close) too."""
+    be = RawBackend(lambda *a: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+                    b"gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    bal = balancer(conf([be]))
+    out = get(bal.port, "/z")
+    assert b"\r\nTransfer-Encoding: gzip, chunked\r\n" in out, out
+    assert out.endswith(b"3\r\nabc\r\n0\r\n\r\n")
+    be.stop()
+    be2 = RawBackend(lambda *a: (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+                                 b"gzip\r\n\r\nGZIPDATA", CLOSE))
+    bal2 = balancer(conf([be2]))
+    out = get(bal2.port, "/z")
+    assert b"\r\nTransfer-Encoding: gzip\r\n" in out, out
+    assert b"Content-Length" not in out
+    assert out.endswith(b"\r\n\r\nGZIPDATA")
+    be2.stop()
