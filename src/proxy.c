@@ -588,6 +588,7 @@ static enum step attempt_begin(struct conn *c, unsigned flags)
     c->bin_len = 0;
     c->res_parsed = false;
     c->be_wrote = false;
+    c->be_write_closed = false;
     c->ohead_len = c->ohead_sent = 0;
     c->reqp.pos = c->reqp.head_len;
     c->reqp.sent = 0;
@@ -723,11 +724,25 @@ static enum step pump_request(struct conn *c)
     struct pump *p = &c->reqp;
     const char *error = NULL;
 
+    if (c->be_write_closed)
+        return STEP_WAIT;           /* the response goes on alone */
     for (;;) {
         ssize_t w = send_out(be->watch.fd, &be->writable, c->bhead,
                              &c->bhead_sent, c->bhead_len, c->in, p);
         ssize_t n;
 
+        if (w < 0 && c->res_parsed && !p->tunnel) {
+            /* RFC 9112 9.6: a server may answer before the body is in
+             * and close. The response is whole; the client connection
+             * closes after it (response_head said so). */
+            log_msg(LOG_LEVEL_INFO, "proxy", "%s: answered %d before the "
+                    "end of the request body and stopped reading it (%s);"
+                    " the rest of the body is not sent", c->member->name,
+                    c->msg->res.status, strerror(errno));
+            c->be_write_closed = true;
+            c->keep_alive = false;
+            return STEP_WAIT;
+        }
         if (w < 0)
             return backend_failed(c, "writing the request", errno);
         if (w > 0) {
@@ -755,6 +770,22 @@ static enum step pump_request(struct conn *c)
         if (n <= 0 && p->tunnel) {
             p->done = p->eof = true;
             continue;
+        }
+        if (n == 0 && !c->response_started) {
+            /* Apache answers 400 too; the back end's connection, with
+             * a request cut short on it, is closed (local_reply). */
+            if (p->kind == HTTP1_BODY_LENGTH)
+                log_msg(LOG_LEVEL_INFO, "proxy", "client ended its request "
+                        "body early (%llu of its %llu bytes came; to %s); "
+                        "answering 400", (unsigned long long)
+                        (c->msg->req.info.content_length - p->remaining),
+                        (unsigned long long)c->msg->req.info.content_length,
+                        c->member->name);
+            else
+                log_msg(LOG_LEVEL_INFO, "proxy", "client ended its chunked "
+                        "request body early (to %s); answering 400",
+                        c->member->name);
+            return local_reply(c, 400, true);
         }
         if (n <= 0) {
             log_msg(LOG_LEVEL_INFO, "proxy",
@@ -915,6 +946,11 @@ static enum step response_head(struct conn *c, size_t head_len)
         return local_reply(c, 502, true);
     }
 
+    /* A final response before the request body is all in: the client
+     * connection closes after it (the rest of the body is not read as
+     * a request), and the client is told so. */
+    if (!c->reqp.done && !c->resp.tunnel)
+        c->keep_alive = false;
     if (head_build_response(c) < 0) {
         log_msg(LOG_LEVEL_ERR, "proxy", "%s: response head too large "
                 "once rewritten", c->member->name);
@@ -1010,6 +1046,12 @@ static enum step response_done(struct conn *c)
                     c->bhead_sent == c->bhead_len &&
                     c->reqp.pos == c->reqp.ready;
 
+    if (!c->resp.tunnel && c->resp.ready != c->bin_len)
+        log_msg(LOG_LEVEL_WARN, "proxy", "%s: %zu bytes after the end of "
+                "a %d response%s; its connection is closed, not reused",
+                c->member->name, c->bin_len - c->resp.ready,
+                c->msg->res.status, c->resp.kind == HTTP1_BODY_NONE ?
+                " that has no body" : "");
     if (c->resp.tunnel)
         c->reqp.done = true;
     drop_backend(c, reusable);
@@ -1210,6 +1252,21 @@ static bool upgrade_allowed(const struct http1_request *r)
            http1_list_has_token(up->value, up->value_len, "websocket");
 }
 
+/* OPTIONS * (200) and CONNECT (405), answered here (proxy_head.c). */
+static enum step local_allow(struct conn *c, int status)
+{
+    enum step s;
+
+    if (status == 405)
+        log_msg(LOG_LEVEL_INFO, "proxy", "CONNECT %.*s: not a forward "
+                "proxy; answering 405", (int)c->msg->req.target_len,
+                c->msg->req.target);
+    s = local_reply(c, status, status == 405);
+    if (s == STEP_AGAIN)
+        head_build_allow(c, status);
+    return s;
+}
+
 static enum step request_begin(struct conn *c, size_t head_len)
 {
     const struct config *cf = c->config;
@@ -1263,6 +1320,10 @@ static enum step request_begin(struct conn *c, size_t head_len)
                 (unsigned long long)cf->client.max_body);
         return local_reply(c, 413, true);
     }
+    if (r->method_len == 7 && memcmp(r->method, "CONNECT", 7) == 0)
+        return local_allow(c, 405);
+    if (r->target_len == 1 && r->target[0] == '*')
+        return local_allow(c, 200);         /* OPTIONS * (http1.c) */
     if (normalize_target(c, &error) < 0) {
         log_msg(LOG_LEVEL_INFO, "proxy", "bad request target: %s", error);
         return local_reply(c, 400, true);

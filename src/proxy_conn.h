@@ -171,6 +171,8 @@ struct conn {
     struct backend_conn *be;
     bool be_reused;                 /* be served a request before */
     bool be_wrote;                  /* a write to be succeeded */
+    bool be_write_closed;           /* it answered early and stopped
+                                       reading the request body */
     char *bin;
     size_t bin_len;
     bool res_parsed;                /* res holds the final response head */
@@ -272,6 +274,10 @@ int head_build_interim(struct conn *c);
 
 /* Build a small HTML response with status into c->ohead. */
 void head_build_error(struct conn *c, int status, bool head_only);
+
+/* Build our answer to OPTIONS * (200) or to CONNECT (405) into c->ohead:
+ * an Allow header and no body. */
+void head_build_allow(struct conn *c, int status);
 
 /* Make the head of c->ohead (built by head_build_error for r->status)
  * a redirect: the same with a Location header (vhost.h) and a short

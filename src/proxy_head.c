@@ -482,6 +482,35 @@ static const char *error_text(int status)
     }
 }
 
+/*
+ * Apache's core answers OPTIONS * itself (ProxyPass maps only paths that
+ * start with "/"), with the methods it serves in Allow. A CONNECT gets
+ * 405 with the same list: this is no forward proxy (RFC 9110 15.5.6
+ * wants Allow on a 405).
+ */
+void head_build_allow(struct conn *c, int status)
+{
+    struct out o = { c->ohead, 0, LOOP_BUF_SIZE, false };
+    char date[64];
+    struct tm tm;
+    time_t now = time(NULL);
+
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    putf(&o, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: balancer\r\n"
+         "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n"
+         "Content-Length: 0\r\n", status, http1_reason(status), date);
+    if (!c->keep_alive || c->worker->stopping)
+        puts_(&o, "Connection: close\r\n");
+    else if (c->req_valid && c->msg->req.version_minor == 0)
+        puts_(&o, "Connection: keep-alive\r\n");
+    put(&o, "\r\n", 2);
+
+    c->ohead_len = o.len;
+    c->ohead_sent = 0;
+    c->local_body_len = 0;
+}
+
 void head_build_error(struct conn *c, int status, bool head_only)
 {
     struct out o = { c->ohead, 0, LOOP_BUF_SIZE, false };

@@ -41,6 +41,8 @@ RESPONSES = {
                       b"\r\n3\r\nabc\r\n0\r\nContent-Length: 5\r\n\r\n",
     b"/r/trailer-ok": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
                       b"\r\n3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n",
+    # breaker 19: a body on a response to HEAD
+    b"/r/stray": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
     # breaker 6: a chunk size above INT64_MAX
     b"/r/bigchunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
                     b"\r\nffffffffffffffff\r\nabc",
@@ -289,6 +291,14 @@ class TunnelBackend:
             head, rest = buf.split(b"\r\n\r\n", 1)
             self.heads.append(head + b"\r\n\r\n")
             path = head.split(b" ")[1]
+            if path == b"/early":
+                # breaker 18: a final answer in the middle of an upload,
+                # then close with the body unread (a reset)
+                c.sendall(b"HTTP/1.1 413 Content Too Large\r\n"
+                          b"Content-Length: 4\r\n\r\nbi")
+                time.sleep(0.3)
+                c.sendall(b"g!")
+                return
             if b"\r\nUpgrade:" not in head:
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
                           b"Connection: close\r\n\r\nok")
@@ -416,3 +426,108 @@ def test_tunnel_backend_half_close(tunnel):
     while b"/ws-first" not in be.after and time.time() < deadline:
         time.sleep(0.05)
     assert be.after.get(b"/ws-first") == b"after the end", be.after
+
+
+# ---- answered here, cut short, answered early (breaker 10, 15, 18, 19) --
+
+def test_options_asterisk(proxy):
+    """breaker 10: OPTIONS * is about the server: answered 200 with
+    Allow, as Apache's core does (ProxyPass maps paths only)."""
+    out, got = _run(proxy, b"OPTIONS * HTTP/1.1\r\n" + H +
+                    b"Connection: close\r\n\r\n")
+    assert statuses(out) == [200], out
+    assert b"\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n" in out
+    assert out.endswith(b"\r\nContent-Length: 0\r\n"
+                        b"Connection: close\r\n\r\n"), out
+    assert got == b""
+
+
+def test_connect_is_405(proxy):
+    """breaker 10: not a forward proxy: CONNECT gets 405 with Allow."""
+    out, got = _run(proxy, b"CONNECT evil.test:443 HTTP/1.1\r\n"
+                    b"Host: evil.test:443\r\n\r\n\x16\x03\x01")
+    assert statuses(out) == [405], out
+    assert b"\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n" in out
+    assert b"\r\nConnection: close\r\n" in out
+    assert got == b""
+    assert _log_has(proxy, "CONNECT evil.test:443: not a forward proxy; "
+                    "answering 405")
+
+
+def _connection_of(be, start):
+    """The bytes of the back-end connection whose first bytes are start."""
+    for rec in list(be.received):
+        if bytes(rec).startswith(start):
+            return bytes(rec)
+    return None
+
+
+def test_body_cut_short_is_400(proxy):
+    """breaker 15: the client ends its side before its Content-Length is
+    in: 400 (logged as 400 with its cause), and the back-end connection
+    that carried the partial request is never used again."""
+    b, be = proxy
+    s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+    s.sendall(b"POST /cut HTTP/1.1\r\n" + H + b"Content-Length: 10\r\n"
+              b"\r\nabc")
+    time.sleep(0.2)
+    s.shutdown(socket.SHUT_WR)
+    out = _recv_until(s, b"<never>")
+    s.close()
+    assert statuses(out) == [400], out
+    assert b"\r\nConnection: close\r\n" in out
+    assert _log_has(proxy, "client ended its request body early (3 of its "
+                    "10 bytes came")
+    deadline = time.time() + 3
+    while "POST /cut HTTP/1.1 400" not in b.access() and \
+            time.time() < deadline:
+        time.sleep(0.05)
+    assert "POST /cut HTTP/1.1 400" in b.access(), b.access()
+    # the next request goes on a connection of its own
+    _run(proxy, b"GET /after-cut HTTP/1.1\r\n" + H +
+         b"Connection: close\r\n\r\n")
+    assert _connection_of(be, b"GET /after-cut ") is not None, be.received
+
+
+def test_stray_body_after_head_response(proxy):
+    """breaker 19: a body after a response to HEAD is logged, and that
+    back-end connection is not pooled."""
+    b, be = proxy
+    out, _ = _run(proxy, b"HEAD /r/stray HTTP/1.1\r\n" + H + b"\r\n"
+                  b"GET /after-stray HTTP/1.1\r\n" + H +
+                  b"Connection: close\r\n\r\n")
+    assert out == (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" +
+                   NEXT), out
+    assert _log_has(proxy, "5 bytes after the end of a 200 response that "
+                    "has no body; its connection is closed, not reused")
+    assert _connection_of(be, b"GET /after-stray ") is not None, \
+        be.received
+
+
+def test_early_response_during_upload(tunnel):
+    """breaker 18: the back end answers 413 while the body still comes,
+    then closes: the client gets the whole response, told that the
+    connection closes, and no error is logged for a complete response."""
+    import threading
+    b, be = tunnel
+    s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+    s.sendall(b"POST /early HTTP/1.1\r\n" + H +
+              b"Content-Length: 10000000\r\n\r\n" + b"x" * 1000)
+
+    def upload():
+        end = time.time() + 1.5
+        try:
+            while time.time() < end:
+                s.sendall(b"x" * 16384)
+                time.sleep(0.01)
+        except OSError:
+            pass
+    t = threading.Thread(target=upload, daemon=True)
+    t.start()
+    out = _recv_until(s, b"big!")
+    t.join()
+    s.close()
+    assert out == (b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 4"
+                   b"\r\nConnection: close\r\n\r\nbig!"), out
+    time.sleep(0.3)
+    assert "in the middle of its response" not in b.errors(), b.errors()
