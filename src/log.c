@@ -210,8 +210,10 @@ static size_t error_prefix(char *buf, size_t size, int level,
     return (size_t)n;
 }
 
-/* Copy msg into buf with control bytes escaped, so one call is always
- * one line however hostile the text it quotes. */
+/* Copy msg into buf with every byte outside printable ASCII (controls,
+ * DEL, bytes >= 0x80) as \xhh and a backslash doubled, so one call is
+ * always one line however hostile the text it quotes, and an escape in
+ * the log always means one byte. */
 static size_t escape_message(char *buf, size_t size, const char *msg)
 {
     static const char hex[] = "0123456789abcdef";
@@ -220,7 +222,14 @@ static size_t escape_message(char *buf, size_t size, const char *msg)
     for (; *msg != '\0'; msg++) {
         unsigned char c = (unsigned char)*msg;
 
-        if (c >= 0x20 && c != 0x7f) {
+        if (c == '\\') {
+            if (n + 2 > size)
+                break;
+            buf[n++] = '\\';
+            buf[n++] = '\\';
+            continue;
+        }
+        if (c >= 0x20 && c < 0x7f) {
             if (n + 1 > size)
                 break;
             buf[n++] = (char)c;

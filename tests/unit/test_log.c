@@ -222,6 +222,26 @@ static void test_error_log_line(void **state)
     regfree(&re);
 }
 
+/* Bytes >= 0x80, controls and backslashes are escaped alike (breaker
+ * 17: a sticky value's raw bytes came through while tabs were escaped). */
+static void test_error_log_escapes(void **state)
+{
+    char path[128], err[256];
+    char *text;
+    int saved = log_current_level;
+
+    snprintf(path, sizeof(path), "%s/error_log_esc", tmpdir);
+    assert_int_equal(log_open_error(path, err, sizeof(err)), 0);
+    log_current_level = LOG_LEVEL_DEBUG;
+    log_msg(LOG_LEVEL_ERR, "proxy", "v=%s.", "a\tb\xc3\xa9" "c\\x41\x7f\xff");
+    log_current_level = saved;
+    assert_int_equal(log_open_error(NULL, err, sizeof(err)), 0);
+
+    text = read_file(path);
+    if (strstr(text, "] v=a\\x09b\\xc3\\xa9c\\\\x41\\x7f\\xff.\n") == NULL)
+        fail_msg("error log:\n%s", text);
+}
+
 static void test_error_log_refused(void **state)
 {
     char err[256] = "";
@@ -530,6 +550,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_level_names),
         cmocka_unit_test(test_error_log_line),
+        cmocka_unit_test(test_error_log_escapes),
         cmocka_unit_test(test_error_log_refused),
         cmocka_unit_test(test_common_and_combined),
         cmocka_unit_test(test_bytes_and_status),
