@@ -174,6 +174,16 @@ struct balancer {
 
     /* runtime */
     pthread_mutex_t lock;       /* guards members' lbstatus during a pick */
+
+    /* stickiness diagnosis (diagnose.h), counted by all threads */
+    _Atomic uint64_t sticky_hits;       /* sticky route -> its member */
+    _Atomic uint64_t sticky_misses;     /* no sticky value at all */
+    _Atomic uint64_t sticky_session_only;   /* a session cookie (e.g.
+                                       PHPSESSID) but no sticky value */
+    _Atomic uint64_t sticky_unknown_route;  /* route names no member */
+    _Atomic uint64_t sticky_cookie_lost;    /* back end set the sticky
+                                       cookie with a Domain or Path the
+                                       client will not send it back to */
 };
 
 /* Why a member was chosen; printed in logs as the lower-case name. */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "manager.h"
 #include "proxy_conn.h"
+#include "stats.h"
 
 /* Largest body a handler may build; more is a 500 (a bug, not a load). */
 #define HBUF_MAX (64u * 1024 * 1024)
@@ -21,6 +22,8 @@
 /* Every handler SetHandler may name. Add a line to add one. */
 static const struct handler handlers[] = {
     { "balancer-manager", manager_serve },
+    { "balancer-metrics", metrics_serve },
+    { "balancer-dashboard", dashboard_serve },
 };
 
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))

@@ -910,6 +910,56 @@ static void response_framing_notes(const struct conn *c)
     }
 }
 
+/*
+ * A response whose body ends when the back end closes would end the
+ * client's connection too. An HTTP/1.1 client can take it chunked
+ * instead (RFC 9112 7: a proxy may add the chunked coding), and keep its
+ * connection. Not for 101, nor when the response has codings of its own.
+ */
+static bool can_reframe(const struct conn *c)
+{
+    const struct http1_response *r = &c->msg->res;
+
+    return c->keep_alive && c->msg->req.version_minor >= 1 &&
+           r->status != 101 &&
+           http1_find_header(r->headers, r->num_headers,
+                             "Transfer-Encoding") == NULL;
+}
+
+/* encode: the body bytes just made ready become one chunk. Its size line
+ * goes to ohead (after what is still unsent there), led by the CRLF that
+ * ends the chunk before. Returns -1 when ohead has no room. */
+static int encode_chunk(struct conn *c)
+{
+    struct pump *p = &c->resp;
+    size_t n = p->ready - p->pos, space;
+    int w;
+
+    if (!p->encode || n == 0)
+        return 0;
+    if (c->ohead_sent == c->ohead_len)
+        c->ohead_len = c->ohead_sent = 0;
+    space = LOOP_BUF_SIZE - c->ohead_len;
+    w = snprintf(c->ohead + c->ohead_len, space, "%s%zx\r\n",
+                 p->chunk_sent ? "\r\n" : "", n);
+    if (w < 0 || (size_t)w >= space)
+        return -1;
+    c->ohead_len += (size_t)w;
+    p->chunk_sent = true;
+    return 0;
+}
+
+/* encode: the back end closed; end the chunked body. */
+static void encode_end(struct conn *c)
+{
+    const char *end = c->resp.chunk_sent ? "\r\n0\r\n\r\n" : "0\r\n\r\n";
+
+    if (c->ohead_sent == c->ohead_len)
+        c->ohead_len = c->ohead_sent = 0;
+    memcpy(c->ohead + c->ohead_len, end, strlen(end));
+    c->ohead_len += strlen(end);
+}
+
 /* The final response head, length head_len, is parsed in c->msg->res. */
 static enum step response_head(struct conn *c, size_t head_len)
 {
@@ -933,8 +983,12 @@ static enum step response_head(struct conn *c, size_t head_len)
         c->resp.decode = true;
         c->keep_alive = false;
     }
-    if (info->body == HTTP1_BODY_UNTIL_CLOSE)
-        c->keep_alive = false;
+    if (info->body == HTTP1_BODY_UNTIL_CLOSE) {
+        if (can_reframe(c))
+            c->resp.encode = true;
+        else
+            c->keep_alive = false;
+    }
     if (c->msg->res.status == 101 && response_upgrade(c) < 0) {
         drop_backend(c, false);
         return local_reply(c, 502, true);
@@ -954,6 +1008,10 @@ static enum step response_head(struct conn *c, size_t head_len)
     if (head_build_response(c) < 0) {
         log_msg(LOG_LEVEL_ERR, "proxy", "%s: response head too large "
                 "once rewritten", c->member->name);
+        drop_backend(c, false);
+        return local_reply(c, 502, true);
+    }
+    if (encode_chunk(c) < 0) {
         drop_backend(c, false);
         return local_reply(c, 502, true);
     }
@@ -1107,7 +1165,12 @@ static enum step pump_response(struct conn *c)
                       c->bin + c->bin_len, LOOP_BUF_SIZE - c->bin_len);
         if (n == IO_BLOCKED)
             return STEP_WAIT;
+        if (n < 0 && p->encode)     /* a reset: the client must see the
+                                       chunked body unfinished */
+            return backend_failed(c, "reading the response body", errno);
         if (n <= 0 && p->kind == HTTP1_BODY_UNTIL_CLOSE) {
+            if (p->encode)
+                encode_end(c);
             p->done = p->eof = true;
             continue;
         }
@@ -1123,6 +1186,8 @@ static enum step pump_response(struct conn *c)
                     "body: %s", c->member->name, error);
             return conn_abort(c);
         }
+        if (encode_chunk(c) < 0)
+            return conn_abort(c);
     }
 }
 

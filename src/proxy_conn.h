@@ -83,6 +83,9 @@ struct pump {
     enum http1_body kind;           /* NONE, LENGTH, CHUNKED, UNTIL_CLOSE */
     bool tunnel;                    /* after 101: raw bytes until close */
     bool decode;                    /* strip chunked framing (1.0 client) */
+    bool encode;                    /* frame an until-close body as chunked
+                                       (1.1 client kept open) */
+    bool chunk_sent;                /* encode: a chunk went out */
     uint64_t remaining;             /* LENGTH: body bytes not yet seen */
     struct http1_chunked chunked;
     bool done;                      /* the body's end has been read */

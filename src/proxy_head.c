@@ -341,6 +341,10 @@ static void put_transfer_codings(struct conn *c, struct out *o)
     char list[1024];
     size_t len = 0, i;
 
+    if (c->resp.encode) {           /* an until-close body we re-frame */
+        put_header(o, "Transfer-Encoding", 17, "chunked", 7);
+        return;
+    }
     for (i = 0; i < r->num_headers; i++) {
         const struct http1_header *h = &r->headers[i];
         int n;

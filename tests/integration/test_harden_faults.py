@@ -386,3 +386,45 @@ def test_gzip_chunked_response_keeps_its_codings(balancer):
     assert b"Content-Length" not in out
     assert out.endswith(b"\r\n\r\nGZIPDATA")
     be2.stop()
+
+
+def test_until_close_body_reframed_chunked_for_http11(balancer):
+    """A body ended by the back end's close goes to an HTTP/1.1 client
+    chunked, and the client's connection stays open for the next one."""
+    be = RawBackend(lambda *a: ([b"HTTP/1.1 200 OK\r\n\r\nfirst ",
+                                 b"second"], CLOSE))
+    bal = balancer(conf([be]))
+    c = Client(bal.port)
+    for _ in range(2):
+        status, headers, body, _ = c.request("GET", "/u")
+        assert status == 200
+        assert headers.get("transfer-encoding") == "chunked", headers
+        assert "connection" not in headers, headers
+        assert body == b"first second"
+    c.close()
+    # HTTP/1.0: as it came, then the connection closes
+    out = exchange(bal.port, b"GET /u HTTP/1.0\r\n\r\n")
+    assert out.endswith(b"\r\n\r\nfirst second"), out
+    assert b"Transfer-Encoding" not in out
+    be.stop()
+
+
+def test_until_close_body_reset_leaves_the_chunked_body_unfinished(balancer):
+    be = RawBackend(lambda *a: ([b"HTTP/1.1 200 OK\r\n\r\nsome",
+                                 b"more"], RESET))
+    bal = balancer(conf([be]))
+    s = socket.create_connection(("127.0.0.1", bal.port), timeout=5)
+    s.sendall(b"GET /u HTTP/1.1\r\nHost: f.test\r\n\r\n")
+    out = b""
+    try:
+        while True:
+            piece = s.recv(65536)
+            if not piece:
+                break
+            out += piece
+    except ConnectionResetError:
+        pass
+    s.close()
+    assert b"Transfer-Encoding: chunked" in out
+    assert out.endswith(b"4\r\nsome\r\n4\r\nmore"), out   # no last chunk
+    be.stop()
