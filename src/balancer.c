@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "health.h"
@@ -53,12 +54,37 @@ int64_t balancer_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* 32 hex digits from the kernel's random source, for the manager's
+ * nonce (Apache uses a UUID per balancer for the same purpose). */
+static void make_nonce(char *buf, size_t size)
+{
+    unsigned char raw[16];
+    size_t i, got = 0;
+
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got < sizeof(raw)) {
+        uint64_t t = (uint64_t)balancer_now_ms() ^ (uint64_t)(uintptr_t)buf;
+
+        memcpy(raw, &t, sizeof(t));
+        memcpy(raw + 8, &t, sizeof(t));
+    }
+    for (i = 0; i < sizeof(raw) && 2 * i + 2 < size; i++)
+        snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+}
+
 int balancer_init_runtime(struct balancer *b)
 {
     size_t i;
 
     if (pthread_mutex_init(&b->lock, NULL) != 0)
         return -1;
+    make_nonce(b->nonce, sizeof(b->nonce));
 
     for (i = 0; i < b->nmembers; i++) {
         struct member *m = b->members[i];

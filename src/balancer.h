@@ -136,6 +136,8 @@ struct member {
                                    connections opened before */
     _Atomic int64_t up_since_ms;    /* when m came back, for slowstart;
                                        0: not ramping up */
+    _Atomic unsigned diag_warned;   /* DIAG_* causes already logged for
+                                       m (diagnose.h): once each */
     struct member_stats stats;      /* requests, errors, latency, idle
                                        connections (stats.h) */
 };
@@ -173,7 +175,12 @@ struct balancer {
     size_t nmembers;
 
     /* runtime */
-    pthread_mutex_t lock;       /* guards members' lbstatus during a pick */
+    pthread_mutex_t lock;       /* guards members' lbstatus during a pick,
+                                   and the manager's changes of members'
+                                   loadfactor, lbset, route, redirect and
+                                   of the balancer's settings */
+    char nonce[33];             /* balancer-manager's per-balancer nonce
+                                   (hex), made by balancer_init_runtime */
 
     /* stickiness diagnosis (diagnose.h), counted by all threads */
     _Atomic uint64_t sticky_hits;       /* sticky route -> its member */
@@ -184,6 +191,7 @@ struct balancer {
     _Atomic uint64_t sticky_cookie_lost;    /* back end set the sticky
                                        cookie with a Domain or Path the
                                        client will not send it back to */
+    _Atomic unsigned diag_warned;   /* DIAG_* causes logged for b */
 };
 
 /* Why a member was chosen; printed in logs as the lower-case name. */

@@ -938,6 +938,7 @@ void config_free(struct config *c)
         balancer_free(c->balancers[i]);
     free(c->balancers);
     location_free_all(c->locations, c->nlocations);
+    config_free_words(c->session_cookies);
     health_config_free(c->health);
 
     for (i = 0; i < c->nformats; i++) {

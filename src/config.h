@@ -110,6 +110,9 @@ struct config {
 
     struct location *locations;     /* <Location> sections, in order */
     size_t nlocations;
+    char **session_cookies;         /* BalancerSessionCookies, NULL-
+                                       terminated; NULL: the defaults
+                                       (diagnose.h) */
 
     bool preserve_host;             /* ProxyPreserveHost */
     bool add_headers;               /* ProxyAddHeaders, default On */

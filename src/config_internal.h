@@ -243,6 +243,12 @@ int config_open_location(struct parser *p, int argc, char **argv);
 int config_do_set_handler(struct parser *p, int argc, char **argv);
 int config_do_require(struct parser *p, int argc, char **argv);
 
+/* BalancerSessionCookies NAME ...|None (diagnose.h). */
+int config_do_session_cookies(struct parser *p, int argc, char **argv);
+
+/* Free a NULL-terminated array of strings; NULL is fine. */
+void config_free_words(char **words);
+
 /* At the end: warn about handlers a ProxyPass shadows. */
 void config_check_locations(struct parser *p);
 

@@ -323,3 +323,43 @@ void config_check_locations(struct parser *p)
                     l->path, l->handler, pass->path, pass->url, l->path);
     }
 }
+
+void config_free_words(char **words)
+{
+    size_t i;
+
+    for (i = 0; words != NULL && words[i] != NULL; i++)
+        free(words[i]);
+    free(words);
+}
+
+/*
+ * BalancerSessionCookies NAME ... | None (ours): the cookies that mark an
+ * application session, for the stickiness diagnosis (diagnose.h).
+ */
+int config_do_session_cookies(struct parser *p, int argc, char **argv)
+{
+    char **names;
+    int i, n = 0;
+
+    if (argc == 1 && strcasecmp(argv[0], "none") == 0)
+        argc = 0;
+    names = calloc((size_t)argc + 1, sizeof(*names));
+    if (names == NULL)
+        return config_fail_oom(p);
+    for (i = 0; i < argc; i++) {
+        if (argv[i][0] == '\0' || strpbrk(argv[i], "=;,\" \t") != NULL) {
+            config_free_words(names);
+            return fail(p, "BalancerSessionCookies: expected cookie names "
+                        "or None, found '%s'", argv[i]);
+        }
+        names[n] = strdup(argv[i]);
+        if (names[n++] == NULL) {
+            config_free_words(names);
+            return config_fail_oom(p);
+        }
+    }
+    config_free_words(p->cfg->session_cookies);
+    p->cfg->session_cookies = names;
+    return 0;
+}

@@ -76,7 +76,7 @@ static bool hbuf_reserve(struct hbuf *b, size_t n)
 
 void hbuf_put(struct hbuf *b, const char *s, size_t n)
 {
-    if (!hbuf_reserve(b, n))
+    if (n == 0 || !hbuf_reserve(b, n))
         return;
     memcpy(b->data + b->len, s, n);
     b->len += n;

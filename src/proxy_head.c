@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "diagnose.h"
 #include "log.h"
 #include "mapping.h"
 #include "proxy_conn.h"
@@ -311,9 +312,12 @@ static bool put_response_headers(struct conn *c, struct out *o)
                 continue;
             }
         }
-        if (b->sticky_insert && name_is(h, "Set-Cookie") &&
-            sticky_sets_cookie(b, h->value, h->value_len))
-            sets_sticky = true;
+        if (b->sticky_cookie != NULL && name_is(h, "Set-Cookie")) {
+            diagnose_set_cookie(c, h->value, h->value_len);
+            if (b->sticky_insert &&
+                sticky_sets_cookie(b, h->value, h->value_len))
+                sets_sticky = true;
+        }
         put_header(o, h->name, h->name_len, h->value, h->value_len);
     }
     return sets_sticky;

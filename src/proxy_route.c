@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "diagnose.h"
 #include "lbmethod.h"
 #include "log.h"
 #include "proxy_conn.h"
@@ -127,6 +128,8 @@ int route_choose(struct conn *c)
         if (m == NULL)
             c->failover_from = named;
     }
+    if (b->sticky_cookie != NULL || b->sticky_param != NULL)
+        diagnose_request(c, named, m);
 
     if (m == NULL) {
         m = lbmethod_pick(b, NULL, 0, &reason);

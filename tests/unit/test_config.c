@@ -566,8 +566,8 @@ static const struct error_case error_cases[] = {
       "the end of the file" },
     { L "<Proxy balancer://c\n", "t.conf:2: expected '>' at the end of "
       "the section line, found '<Proxy balancer://c'" },
-    { L "<Location /balancer-manager>\n</Location>\n",
-      "t.conf:2: <Location> sections are not supported yet" },
+    { L "<LocationMatch /balancer-manager>\n</LocationMatch>\n",
+      "t.conf:2: <LocationMatch> sections are not supported yet" },
     { L "<Foo>\n", "t.conf:2: unknown section <Foo>" },
     { L "</Proxy extra>\n", "t.conf:2: expected </Proxy>, found text "
       "'extra' after the name" },
