@@ -5,7 +5,7 @@
 #   make valgrind                   the subset below
 #   make valgrind VALGRIND_TESTS=tests/integration/test_proxy_basic.py
 #
-# It takes about a minute on 2 cores, so `make test` runs it too (as a
+# It takes about 90 s on 2 cores, so `make test` runs it too (as a
 # prerequisite, so before the other suites), and `make deps` installs
 # valgrind.
 
