@@ -115,6 +115,23 @@ CASES = [
     ("chunk_lf_only",
      b"POST /x HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
      b"2\nab\n0\n\n", [400], b""),
+    ("chunk_ext_long",
+     b"POST /x HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"2;" + b"a" * 20000 + b"\r\nab\r\n0\r\n\r\n", [400], b""),
+    ("chunk_ext_many",
+     b"POST /x HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"2" + b";a=b" * 3000 + b"\r\nab\r\n0\r\n\r\n", [400], b""),
+    ("trailer_long",
+     b"POST /x HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"2\r\nab\r\n0\r\nX: " + b"a" * 20000 + b"\r\n\r\n", [400], b""),
+    ("te_empty",
+     b"POST /x HTTP/1.1\r\n" + H + b"Transfer-Encoding: \r\n\r\n", [400],
+     b""),
+    ("te_leading_comma",
+     b"POST /x HTTP/1.1\r\n" + H + b"Transfer-Encoding: ,chunked\r\n\r\n"
+     b"0\r\n\r\n", [400], b""),
+    ("cl_empty",
+     b"POST /x HTTP/1.1\r\n" + H + b"Content-Length: \r\n\r\n", [400], b""),
     # 5.5: NUL and other controls in field values: 400.
     ("nul_in_value", b"GET /x HTTP/1.1\r\n" + H + b"X-A: a\0b\r\n\r\n",
      [400], b""),
@@ -132,6 +149,9 @@ CASES = [
     ("target_ctl", b"GET /x\x01y HTTP/1.1\r\n" + H + b"\r\n", [400], b""),
     ("target_relative", b"GET x HTTP/1.1\r\n" + H + b"\r\n", [400], b""),
     ("target_asterisk_get", b"GET * HTTP/1.1\r\n" + H + b"\r\n", [400], b""),
+    ("target_nul", b"GET /x\0 HTTP/1.1\r\n" + H + b"\r\n", [400], b""),
+    ("http09", b"GET /x\r\n\r\n", [400], b""),
+    ("host_space", b"GET /x HTTP/1.1\r\nHost: a b\r\n\r\n", [400], b""),
     ("version_lower", b"GET /x http/1.1\r\n" + H + b"\r\n", [400], b""),
     ("version_two", b"GET /x HTTP/2.0\r\n" + H + b"\r\n", [505], b""),
     ("version_junk", b"GET /x HTTP/1.1x\r\n" + H + b"\r\n", [400], b""),
