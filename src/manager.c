@@ -4,7 +4,8 @@
  *
  * Reading. GET PATH shows every named balancer and its members; GET
  * PATH?b=NAME&nonce=N adds the balancer's form, and &w=URL a member's
- * form. PATH?format=json (any method) answers JSON instead of HTML.
+ * form. PATH?format=json or PATH/api (any method) answers JSON instead
+ * of HTML.
  *
  * Changing. A POST whose parameters (query, form body, or a JSON object
  * body) hold a change: Apache's names w_lf (loadfactor), w_ls (lbset),
@@ -1028,6 +1029,9 @@ static bool wants_json(const struct handler_request *rq,
 
     if (param(p, "format", buf, sizeof(buf)) >= 0)
         return strcasecmp(buf, "json") == 0;
+    if (rq->path_len >= 4 &&
+        memcmp(rq->path + rq->path_len - 4, "/api", 4) == 0)
+        return true;
     type = handler_header(rq, "Content-Type", &len);
     return type != NULL && len >= 16 &&
            strncasecmp(type, "application/json", 16) == 0;

@@ -1428,6 +1428,11 @@ static enum step request_begin(struct conn *c, size_t head_len)
         return local_reply(c, 403, false);
     }
     if (c->location != NULL) {
+        /* The body is read here: a client waiting for 100 Continue
+         * gets it (a best-effort write of 25 bytes on an idle socket). */
+        if (!c->reqp.done && r->info.expect_continue)
+            (void)!send(c->watch.fd, "HTTP/1.1 100 Continue\r\n\r\n", 25,
+                        MSG_NOSIGNAL | MSG_DONTWAIT);
         c->state = CONN_HANDLER;
         loop_timer_set(c->worker->loop, &c->timer,
                        now_ms(c) + io_timeout_ms(c));

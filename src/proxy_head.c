@@ -477,6 +477,8 @@ static const char *error_text(int status)
     switch (status) {
     case 400: return "Your browser sent a request this server could not "
                      "understand.";
+    case 403: return "You don't have permission to access this URL "
+                     "(the Require rules of its Location section).";
     case 404: return "No ProxyPass rule maps the requested URL.";
     case 408: return "The request did not arrive in time.";
     case 414: return "The request line is too long.";

@@ -270,6 +270,9 @@ def test_values_are_html_escaped(lb, backends):
 def test_json_api_reads_and_changes(lb, backends):
     b = cluster(lb)
     assert [m["route"] for m in b["members"]] == ["a", "b", "c"]
+    status, hdrs, body = request(lb, "GET", MANAGER + "/api")
+    assert status == 200 and hdrs["Content-Type"] == "application/json"
+    assert json.loads(body)["balancers"][0]["name"] == "balancer://cluster"
     assert b["members"][2]["flags"]["H"] is True
     assert b["stickysession"] == "BALANCEID"
     shares(lb, 4)
@@ -292,6 +295,19 @@ def test_json_api_reads_and_changes(lb, backends):
     status, _, body = request(lb, "POST", MANAGER, json.dumps(change),
                               {"Content-Type": "application/json"})
     assert status == 400 and "nonce" in json.loads(body)["error"]
+    # a client that waits for 100 Continue (curl does for big bodies)
+    conn = http.client.HTTPConnection("127.0.0.1", lb.port, timeout=10)
+    body = json.dumps(dict(change, status="-D", loadfactor=1)).encode()
+    conn.putrequest("POST", MANAGER)
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(len(body)))
+    conn.putheader("Expect", "100-continue")
+    conn.endheaders()
+    assert conn.sock.recv(64).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+    conn.sock.sendall(body)
+    resp = conn.getresponse()
+    assert resp.status == 400 and b"nonce" in resp.read()
+    conn.close()
     status, _, body = request(lb, "POST", MANAGER, "{not json",
                               {"Content-Type": "application/json"})
     assert status == 400
