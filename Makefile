@@ -12,7 +12,9 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS += -D_GNU_SOURCE -DBALANCER_VERSION='"$(VERSION)"' -Isrc
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -MMD -MP
-LDLIBS  += -pthread
+# LIBS: the libraries balancer links (mk/*.mk add theirs). LDFLAGS and
+# LDLIBS stay the caller's (debian/rules passes the hardening flags).
+LIBS    := -pthread
 
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
@@ -49,7 +51,7 @@ DEPS := gcc make libcmocka-dev php-cli apache2 python3-pytest \
 all: build/balancer
 
 build/balancer: $(OBJ)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS)
 
 build/obj/%.o: src/%.c | build/obj
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
@@ -57,21 +59,21 @@ build/obj/%.o: src/%.c | build/obj
 asan: build/asan/balancer
 
 build/asan/balancer: $(ASAN_OBJ)
-	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS) $(LDLIBS)
 
 build/asan/obj/%.o: src/%.c | build/asan/obj
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SANFLAGS) -c -o $@ $<
 
 build/tests/%: tests/unit/%.c $(LIB_OBJ) | build/tests
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_OBJ) -lcmocka $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_OBJ) -lcmocka $(LIBS) $(LDLIBS)
 
 build/asan/tests/%: tests/unit/%.c $(ASAN_LIB) | build/asan/tests
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $< $(ASAN_LIB) \
-	    -lcmocka $(LDLIBS)
+	    -lcmocka $(LIBS) $(LDLIBS)
 
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | build/fuzz
 	clang $(CPPFLAGS) -std=gnu11 -g -O1 -pthread \
-	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LDLIBS)
+	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LIBS) $(LDLIBS)
 
 build/obj build/asan/obj build/tests build/asan/tests build/fuzz:
 	mkdir -p $@

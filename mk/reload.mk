@@ -2,4 +2,4 @@
 # the state file (src/persist.c). Included by the top Makefile.
 
 DEPS += libjson-c-dev
-LDLIBS += -ljson-c
+LIBS += -ljson-c

@@ -2,4 +2,4 @@
 # libcrypto; `make deps` installs their headers.
 
 DEPS   += libssl-dev
-LDLIBS += -lssl -lcrypto
+LIBS += -lssl -lcrypto
