@@ -301,6 +301,52 @@ static int serve(struct config *c, const char *file)
     return rc;
 }
 
+/*
+ * The directory a log file goes in should exist and be writable, or the
+ * server will not start. Apache's -t refuses such a file (AH02291); -t
+ * here warns and still says Syntax OK, because a packaged configuration
+ * names /var/log/balancer, which systemd's LogsDirectory= makes only when
+ * the service starts. Returns 0, or -1 after printing the warning.
+ */
+static int check_log_dir(const char *file, const char *what,
+                         const char *path)
+{
+    char dir[4096];
+    const char *slash;
+    size_t len;
+
+    if (path == NULL)
+        return 0;
+    slash = strrchr(path, '/');
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+    } else {
+        len = slash == path ? 1 : (size_t)(slash - path);
+        if (len >= sizeof(dir))
+            len = sizeof(dir) - 1;
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+    }
+    if (access(dir, W_OK | X_OK) == 0)
+        return 0;
+    fprintf(stderr, "%s: warning: %s %s: cannot write in directory %s: "
+            "%s; balancer will not start until it can\n",
+            file, what, path, dir, strerror(errno));
+    return -1;
+}
+
+/* -t: warnings that need the file system, after the syntax. */
+static int check_paths(const struct config *c, const char *file)
+{
+    int rc = check_log_dir(file, "ErrorLog", c->error_log);
+
+    for (size_t i = 0; i < c->naccess_logs; i++) {
+        if (check_log_dir(file, "CustomLog", c->access_logs[i].path) < 0)
+            rc = -1;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = { NULL, false, NULL };
@@ -319,6 +365,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (o.check_only) {
+        check_paths(c, o.file);
         printf("Syntax OK\n");
         config_free(c);
         return 0;

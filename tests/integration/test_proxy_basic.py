@@ -68,6 +68,19 @@ def test_check_ok_and_error(tmp_path):
     assert "%s:2:" % bad in out.stderr
 
 
+def test_check_warns_about_log_directories(tmp_path):
+    conf = tmp_path / "logs.conf"
+    conf.write_text("Listen 127.0.0.1:8080\n"
+                    "ErrorLog %s/missing/error.log\n"
+                    "CustomLog %s/access.log common\n"
+                    "ProxyPass / http://127.0.0.1:9/\n" % (tmp_path, tmp_path))
+    out = subprocess.run([BIN, "-t", "-f", str(conf)], capture_output=True,
+                         text=True)
+    assert out.returncode == 0 and "Syntax OK" in out.stdout
+    assert "warning: ErrorLog %s/missing/error.log" % tmp_path in out.stderr
+    assert "CustomLog" not in out.stderr
+
+
 def test_missing_file_and_bad_option(tmp_path):
     out = subprocess.run([BIN, "-f", str(tmp_path / "none.conf")],
                          capture_output=True, text=True)
