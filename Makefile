@@ -71,11 +71,20 @@ build/asan/tests/%: tests/unit/%.c $(ASAN_LIB) | build/asan/tests
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $< $(ASAN_LIB) \
 	    -lcmocka $(LIBS) $(LDLIBS)
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | build/fuzz
-	clang $(CPPFLAGS) -std=gnu11 -g -O1 -pthread \
-	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LIBS) $(LDLIBS)
+# The library is compiled once for every fuzz target.
+FUZZ_OBJ := $(LIB_SRC:src/%.c=build/fuzz/obj/%.o)
+FUZZFLAGS := -std=gnu11 -g -O1 -pthread -MMD -MP
 
-build/obj build/asan/obj build/tests build/asan/tests build/fuzz:
+build/fuzz/obj/%.o: src/%.c | build/fuzz/obj
+	clang $(CPPFLAGS) $(FUZZFLAGS) \
+	    -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ) | build/fuzz
+	clang $(CPPFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer,address,undefined \
+	    -o $@ $< $(FUZZ_OBJ) $(LIBS) $(LDLIBS)
+
+build/obj build/asan/obj build/tests build/asan/tests build/fuzz \
+build/fuzz/obj:
 	mkdir -p $@
 
 # Install the Debian packages that are missing (as root; apt-get update
@@ -122,7 +131,8 @@ fuzz: $(FUZZ_BIN)
 	        tests/fuzz/corpus/$${n#fuzz_}; done
 
 test: deps
-	$(MAKE) all asan
+	$(MAKE) -j2 all asan
+	$(MAKE) -j2 $(UNIT_BIN) $(UNIT_ASAN) $(FUZZ_BIN)
 	$(MAKE) unit unit-asan fuzz-smoke
 	$(MAKE) integration-asan
 	$(MAKE) integration
@@ -134,5 +144,5 @@ demo: demo-deps
 clean:
 	rm -rf build
 
--include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
 -include mk/*.mk

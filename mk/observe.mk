@@ -13,5 +13,6 @@ build/gen/dashboard_html.h: src/dashboard.html | build/gen
 build/gen:
 	mkdir -p $@
 
-build/obj/dashboard.o build/asan/obj/dashboard.o: build/gen/dashboard_html.h
+build/obj/dashboard.o build/asan/obj/dashboard.o build/fuzz/obj/dashboard.o: \
+    build/gen/dashboard_html.h
 $(FUZZ_BIN): build/gen/dashboard_html.h
