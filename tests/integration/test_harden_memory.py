@@ -97,24 +97,26 @@ def rss_kib(pid):
     return 0
 
 
-def run_requests(port, total, deadline):
-    """total requests over CONNS pipelining connections; returns the
-    count of complete responses (each exactly RESPONSE)."""
+def run_requests(socks, total, deadline):
+    """total requests over the pipelining connections socks; returns the
+    count of complete responses (each exactly RESPONSE). The same
+    connections serve every phase, so that each worker thread holds the
+    same ones throughout."""
     sel = selectors.DefaultSelector()
     state = {}
-    for i in range(CONNS):
-        s = socket.create_connection(("127.0.0.1", port))
-        s.setblocking(False)
-        per = total // CONNS + (1 if i < total % CONNS else 0)
-        st = {"left": per, "inflight": 0, "buf": b"", "done": 0}
+    for i, s in enumerate(socks):
+        per = total // len(socks) + (1 if i < total % len(socks) else 0)
+        st = {"left": per, "inflight": 0, "buf": b""}
         state[s] = st
         n = min(DEPTH, st["left"])
+        s.setblocking(True)
         s.sendall(REQUEST * n)
+        s.setblocking(False)
         st["left"] -= n
         st["inflight"] = n
         sel.register(s, selectors.EVENT_READ)
     done = 0
-    active = CONNS
+    active = len(socks)
     rl = len(RESPONSE)
     while active and time.time() < deadline:
         for key, _ in sel.select(timeout=1.0):
@@ -140,10 +142,8 @@ def run_requests(port, total, deadline):
                 st["inflight"] += n
             if st["left"] == 0 and st["inflight"] == 0:
                 sel.unregister(s)
-                s.close()
                 active -= 1
-    for s in state:
-        s.close()
+    sel.close()
     return done
 
 
@@ -151,15 +151,19 @@ def test_memory_flat_over_a_million_requests(balancer):
     be = CountingBackend()
     bal = balancer(CONF % be.port)
     deadline = time.time() + 240
+    socks = [socket.create_connection(("127.0.0.1", bal.port))
+             for _ in range(CONNS)]
     try:
         t0 = time.time()
-        assert run_requests(bal.port, FIRST, deadline) == FIRST
+        assert run_requests(socks, FIRST, deadline) == FIRST
         rss_first = rss_kib(bal.proc.pid)
         rest = TOTAL - FIRST
-        assert run_requests(bal.port, rest, deadline) == rest
+        assert run_requests(socks, rest, deadline) == rest
         took = time.time() - t0
         rss_after = rss_kib(bal.proc.pid)
     finally:
+        for s in socks:
+            s.close()
         be.stop()
     print("1M requests in %.1f s (%.0f/s); RSS %d KiB after 100k, %d KiB "
           "after 1M" % (took, TOTAL / took, rss_first, rss_after))
