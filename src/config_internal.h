@@ -27,14 +27,6 @@
 #define DEFAULT_TIMEOUT_MS  60000
 #define DEFAULT_RETRY_MS    60000
 
-#define MAX_INCLUDE_DEPTH   16
-#define MAX_SECTIONS        32
-#define MAX_FILE_SIZE       (16 * 1024 * 1024)
-#define MAX_SECONDS         86400           /* one day, for every timeout */
-
-#define DEFAULT_TIMEOUT_MS  60000
-#define DEFAULT_RETRY_MS    60000
-
 /* Where a directive may appear. <IfModule> does not count as a place. */
 enum place {
     IN_MAIN = 1 << 0,       /* top level */
