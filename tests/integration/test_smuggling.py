@@ -483,10 +483,14 @@ def test_body_cut_short_is_400(proxy):
             time.time() < deadline:
         time.sleep(0.05)
     assert "POST /cut HTTP/1.1 400" in b.access(), b.access()
-    # the next request goes on a connection of its own
-    _run(proxy, b"GET /after-cut HTTP/1.1\r\n" + H +
-         b"Connection: close\r\n\r\n")
-    assert _connection_of(be, b"GET /after-cut ") is not None, be.received
+    # the next request never goes on the connection that carried the
+    # partial request (an idle one pooled by an earlier test may serve it)
+    out, _ = _run(proxy, b"GET /after-cut HTTP/1.1\r\n" + H +
+                  b"Connection: close\r\n\r\n")
+    assert statuses(out) == [200], out
+    cut = _connection_of(be, b"POST /cut ")
+    if cut is not None:
+        assert b"GET /after-cut " not in cut, cut
 
 
 def test_stray_body_after_head_response(proxy):
