@@ -459,6 +459,7 @@ static int do_proxy_pass(struct parser *p, int argc, char **argv)
     const char *url = argv[1], *rest = "";
     size_t len;
 
+    config_vhost_note_mapping(p);
     if (!starts_with_slash(p, argv[0]))
         return -1;
     memset(&pass, 0, sizeof(pass));
@@ -498,6 +499,7 @@ static int do_proxy_pass_reverse(struct parser *p, int argc, char **argv)
     struct config *c = p->cfg;
     struct proxy_pass_reverse r, *list;
 
+    config_vhost_note_mapping(p);
     if (argc == 3)
         return fail(p, "ProxyPassReverse: '%s' is not supported yet",
                     argv[2]);

@@ -69,6 +69,7 @@ struct config_place_note {
 struct vhost_note {
     struct config_place_note open, engine, certificate, key, ciphers,
                              suites;
+    struct config_place_note mapping;   /* first ProxyPass* inside */
 };
 
 /* Where access_logs[i] came from; nickname set when its format is one. */
@@ -248,6 +249,10 @@ void config_check_locations(struct parser *p);
 int config_push_location(struct parser *p, size_t index);
 
 /* ---- config_vhost.c: <VirtualHost>, Redirect, mod_ssl ------------- */
+
+/* A ProxyPass or ProxyPassReverse was read: noted when inside a
+ * <VirtualHost>, for config_vhosts_finish's check. */
+void config_vhost_note_mapping(struct parser *p);
 
 /* <VirtualHost ADDR ...> opens: a new cfg->vhosts entry. 0 or -1. */
 int config_vhost_open(struct parser *p, int argc, char **argv);

@@ -45,6 +45,42 @@ static void note_here(struct parser *p, struct config_place_note *n)
     n->line = p->line;
 }
 
+void config_vhost_note_mapping(struct parser *p)
+{
+    struct config_place_note *n;
+
+    if (config_current_place(p) != IN_VHOST)
+        return;
+    n = &current_note(p)->mapping;
+    if (n->file == NULL)
+        note_here(p, n);
+}
+
+/*
+ * ProxyPass and ProxyPassReverse apply to every listener (one mapping
+ * table). With one <VirtualHost> that is what its lines mean; with more,
+ * per-host mappings would be silently merged, so they are refused.
+ */
+static int check_vhost_mappings(struct parser *p)
+{
+    size_t vi;
+
+    if (p->cfg->nvhosts < 2)
+        return 0;
+    for (vi = 0; vi < p->cfg->nvhosts; vi++) {
+        const struct config_place_note *n = &p->vnotes[vi].mapping;
+
+        if (n->file != NULL)
+            return config_fail_at(p, n->file, n->line,
+                                  "ProxyPass and ProxyPassReverse inside "
+                                  "one of several <VirtualHost> sections "
+                                  "are not supported yet: every virtual "
+                                  "host shares one mapping; put them at "
+                                  "top level");
+    }
+    return 0;
+}
+
 int config_vhost_open(struct parser *p, int argc, char **argv)
 {
     struct config *c = p->cfg;
@@ -451,6 +487,8 @@ int config_vhosts_finish(struct parser *p, int last_line)
                     "port", c->vhosts[vi]->addresses[0]);
     }
     if (check_https(p, last_line) < 0)
+        return -1;
+    if (check_vhost_mappings(p) < 0)
         return -1;
 
     /* A ServerName given only inside a virtual host names the server

@@ -589,6 +589,11 @@ static const struct error_case error_cases[] = {
       "t.conf:4: <VirtualHost> here and the one of t.conf:2 both serve "
       "Listen 8080: name-based virtual hosts are not supported yet (one "
       "<VirtualHost> per listener)" },
+    { "Listen 8080\nListen 8081\n<VirtualHost *:8080>\n"
+      "ProxyPass / http://127.0.0.1:9/\n</VirtualHost>\n"
+      "<VirtualHost *:8081>\n</VirtualHost>\n",
+      "t.conf:4: ProxyPass and ProxyPassReverse inside one of several "
+      "<VirtualHost> sections are not supported yet" },
     { L "<VirtualHost *:8080>\nSSLEngine On\n</VirtualHost>\n",
       "t.conf:3: SSLEngine On needs an SSLCertificateFile in the same "
       "<VirtualHost>" },
