@@ -358,8 +358,9 @@ static int do_custom_log(struct parser *p, int argc, char **argv)
 }
 
 /* Modules whose work is built in: <IfModule> finds them, LoadModule of
- * them is accepted and does nothing. slotmem_shm is there because
- * Apache's balancer needs it for the shared state we keep in-process. */
+ * them is accepted and does nothing. slotmem_shm and watchdog are there
+ * because Apache's balancer and health checks need them for what we keep
+ * in-process. */
 static const char *const builtin_modules[][2] = {
     { "core.c", "core_module" },
     { "http_core.c", "http_module" },
@@ -374,6 +375,11 @@ static const char *const builtin_modules[][2] = {
     { "mod_slotmem_shm.c", "slotmem_shm_module" },
     { "mod_ssl.c", "ssl_module" },
     { "mod_alias.c", "alias_module" },
+    { "mod_proxy_hcheck.c", "proxy_hcheck_module" },
+    { "mod_watchdog.c", "watchdog_module" },
+    { "mod_authz_core.c", "authz_core_module" },
+    { "mod_authz_host.c", "authz_host_module" },
+    { "mod_reqtimeout.c", "reqtimeout_module" },
 };
 
 #define NBUILTIN (sizeof(builtin_modules) / sizeof(builtin_modules[0]))
@@ -393,14 +399,16 @@ bool config_module_present(const char *name, bool identifier_only)
 
 static int do_load_module(struct parser *p, int argc, char **argv)
 {
+    char names[1024];
+    size_t i, len = 0;
+
     if (config_module_present(argv[0], true))
         return 0;
+    for (i = 3; i < NBUILTIN && len < sizeof(names); i++)
+        len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+                                i > 3 ? ", " : "", builtin_modules[i][1]);
     return fail(p, "LoadModule: '%s' is not built into balancer, which "
-                "cannot load modules (built in: proxy_module, "
-                "proxy_http_module, proxy_balancer_module, "
-                "lbmethod_byrequests_module, lbmethod_bytraffic_module, "
-                "lbmethod_bybusyness_module, log_config_module, "
-                "slotmem_shm_module, ssl_module, alias_module)", argv[0]);
+                "cannot load modules (built in: %s)", argv[0], names);
 }
 
 static bool starts_with_slash(struct parser *p, const char *path)

@@ -337,6 +337,29 @@ static void test_plain_url(void **state)
     config_free(c);
 }
 
+/* Apache's module lines for what is built in: read, not skipped. */
+static void test_builtin_module_sections(void **state)
+{
+    struct config *c = load(
+        "Listen 8080\n"
+        "LoadModule proxy_hcheck_module modules/mod_proxy_hcheck.so\n"
+        "LoadModule authz_host_module modules/mod_authz_host.so\n"
+        "<IfModule mod_proxy_hcheck.c>\n"
+        "  ProxyHCExpr ok {%{REQUEST_STATUS} =~ /^[23]/}\n"
+        "</IfModule>\n"
+        "<IfModule reqtimeout_module>\n"
+        "  RequestReadTimeout header=10\n"
+        "</IfModule>\n"
+        "ProxyPass / balancer://c/\n"
+        "<Proxy balancer://c>\n"
+        "  BalancerMember http://127.0.0.1:9000 hcmethod=GET hcexpr=ok\n"
+        "</Proxy>\n");
+
+    (void)state;
+    assert_non_null(c);
+    config_free(c);
+}
+
 static void test_syntax(void **state)
 {
     struct config *c = load(
@@ -677,7 +700,9 @@ static const struct error_case error_cases[] = {
       "proxy_http_module, proxy_balancer_module, "
       "lbmethod_byrequests_module, lbmethod_bytraffic_module, "
       "lbmethod_bybusyness_module, log_config_module, "
-      "slotmem_shm_module, ssl_module, alias_module)" },
+      "slotmem_shm_module, ssl_module, alias_module, proxy_hcheck_module, "
+      "watchdog_module, authz_core_module, authz_host_module, "
+      "reqtimeout_module)" },
 
     /* logs */
     { L "LogLevel loud\n", "t.conf:2: LogLevel: expected a level (emerg, "
@@ -968,6 +993,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_guide),
+        cmocka_unit_test(test_builtin_module_sections),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_server_directives),
         cmocka_unit_test(test_logs),
