@@ -60,7 +60,10 @@ static void usage(FILE *out)
                  "  -t       check the configuration and exit\n"
                  "  -k graceful  check FILE, then make the running "
                  "balancer read it again\n"
-                 "  -k stop  stop the running balancer\n"
+                 "               (-k restart does the same: the reload "
+                 "keeps every connection)\n"
+                 "  -k stop  stop the running balancer (also "
+                 "graceful-stop)\n"
                  "  -v       print the version and exit\n");
 }
 
