@@ -159,8 +159,13 @@ static void put_series(struct hbuf *o, const struct stats_sample *s,
     hbuf_puts(o, "]}");
 }
 
+/*
+ * One member. series has room for len samples (len >= n and >= the rate
+ * and quantile windows, so those do not depend on seconds=); the last n
+ * are shown as the series.
+ */
 static void put_member(struct hbuf *o, struct balancer *b, struct member *m,
-                       struct stats_sample *series, size_t n,
+                       struct stats_sample *series, size_t len, size_t n,
                        int64_t now_ms)
 {
     struct stats_totals t;
@@ -173,9 +178,9 @@ static void put_member(struct hbuf *o, struct balancer *b, struct member *m,
     snprintf(route, sizeof(route), "%s", m->route ? m->route : "");
     pthread_mutex_unlock(&b->lock);
     member_status_string(atomic_load(&m->status), flags, sizeof(flags));
-    stats_series(&m->stats, now_ms, series, n);
+    stats_series(&m->stats, now_ms, series, len);
     stats_totals(&m->stats, &t);
-    for (i = n > RATE_SECONDS ? n - RATE_SECONDS : 0; i < n; i++)
+    for (i = len - RATE_SECONDS; i < len; i++)
         recent += series[i].requests;
 
     put_key(o, "name", true);
@@ -201,18 +206,17 @@ static void put_member(struct hbuf *o, struct balancer *b, struct member *m,
                 (unsigned long long)atomic_load(&m->elected),
                 (unsigned long long)atomic_load(&m->bytes_in),
                 (unsigned long long)atomic_load(&m->bytes_out),
-                (double)recent / (n < RATE_SECONDS ? (double)(n ? n : 1)
-                                                   : RATE_SECONDS));
+                (double)recent / RATE_SECONDS);
     put_key(o, "p50_ms", false);
-    put_ms(o, window_quantile(series, n, QUANTILE_SECONDS, 0.5));
+    put_ms(o, window_quantile(series, len, QUANTILE_SECONDS, 0.5));
     put_key(o, "p99_ms", false);
-    put_ms(o, window_quantile(series, n, QUANTILE_SECONDS, 0.99));
+    put_ms(o, window_quantile(series, len, QUANTILE_SECONDS, 0.99));
     put_key(o, "series", false);
-    put_series(o, series, n);
+    put_series(o, series + (len - n), n);
 }
 
 static void put_balancer(struct hbuf *o, struct balancer *b,
-                         struct stats_sample *series, size_t n,
+                         struct stats_sample *series, size_t len, size_t n,
                          int64_t now_ms)
 {
     size_t j;
@@ -237,7 +241,7 @@ static void put_balancer(struct hbuf *o, struct balancer *b,
     hbuf_puts(o, ",\"members\":[");
     for (j = 0; j < b->nmembers; j++) {
         hbuf_puts(o, j ? ",{" : "{");
-        put_member(o, b, b->members[j], series, n, now_ms);
+        put_member(o, b, b->members[j], series, len, n, now_ms);
         hbuf_puts(o, "}");
     }
     hbuf_puts(o, "]");
@@ -264,7 +268,8 @@ static void serve_json(const struct handler_request *rq,
 {
     const struct config *c = rq->config;
     size_t n = seconds_param(rq), i;
-    struct stats_sample *series = calloc(n, sizeof(*series));
+    size_t len = n > QUANTILE_SECONDS ? n : QUANTILE_SECONDS;
+    struct stats_sample *series = calloc(len, sizeof(*series));
     int64_t now = balancer_now_ms();
 
     if (series == NULL) {
@@ -276,7 +281,7 @@ static void serve_json(const struct handler_request *rq,
                 "\"balancers\":[", n, (long long)(now / 1000));
     for (i = 0; i < c->nbalancers; i++) {
         hbuf_puts(&rs->body, i ? ",{" : "{");
-        put_balancer(&rs->body, c->balancers[i], series, n, now);
+        put_balancer(&rs->body, c->balancers[i], series, len, n, now);
         hbuf_puts(&rs->body, "}");
     }
     hbuf_puts(&rs->body, "]}\n");

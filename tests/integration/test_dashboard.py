@@ -305,6 +305,25 @@ def test_dashboard_page_and_json_basics(balancer):
         assert m["route"] == "<b>r2</b>"
         assert all(len(v) == 7 for v in m["series"].values())
 
+        # rps (10 s) and p50/p99 (60 s) keep their windows whatever
+        # seconds= asks: requests 2 s old still count with seconds=1.
+        for _ in range(5):
+            conn = http.client.HTTPConnection("127.0.0.1", lb.port,
+                                              timeout=10)
+            conn.request("GET", "/")
+            conn.getresponse().read()
+            conn.close()
+        time.sleep(2.2)
+        conn = http.client.HTTPConnection("127.0.0.1", lb.port, timeout=10)
+        conn.request("GET", "/dashboard?json&seconds=1")
+        resp = conn.getresponse()
+        one = json.loads(resp.read())
+        conn.close()
+        served = [m for m in one["balancers"][0]["members"]
+                  if m["requests"] > 0]
+        assert served and all(m["p50_ms"] is not None and m["rps"] > 0
+                              for m in served), served
+
         conn = http.client.HTTPConnection("127.0.0.1", lb.port, timeout=10)
         conn.request("DELETE", "/dashboard")
         resp = conn.getresponse()
