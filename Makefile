@@ -43,7 +43,7 @@ PYTHON  := /usr/bin/python3
 DEMO_DEPS = gcc make php-cli curl \
             $(filter-out libcmocka-dev libclang-rt-14-dev,$(filter lib%-dev,$(DEPS)))
 DEPS := gcc make libcmocka-dev php-cli apache2 python3-pytest \
-        python3-websocket curl clang libclang-rt-14-dev
+        python3-websocket curl clang libclang-rt-14-dev strace
 
 .PHONY: all asan deps demo-deps install-packages test unit unit-asan integration integration-asan \
         demo fuzz fuzz-smoke clean

@@ -81,21 +81,38 @@ fail:
 }
 
 /* The pid in path, or -1 with the cause in err. */
+/*
+ * The process id in path: one decimal number from 2 to the largest pid
+ * the kernel hands out (4194304 is PID_MAX_LIMIT on 64-bit Linux), with
+ * nothing but white space around it. A value that does not fit is refused
+ * rather than wrapped, since kill() with a wrapped value could reach -1
+ * (every process) or a process group.
+ */
 static long read_pid(const char *path, char *err, size_t errsize)
 {
+    char text[64], *end;
     FILE *f = fopen(path, "r");
-    long pid = -1;
+    size_t n;
+    long pid;
 
     if (f == NULL) {
         snprintf(err, errsize, "cannot read PidFile %s: %s", path,
                  strerror(errno));
         return -1;
     }
-    if (fscanf(f, "%ld", &pid) != 1 || pid <= 1) {
-        snprintf(err, errsize, "PidFile %s holds no process id", path);
-        pid = -1;
-    }
+    n = fread(text, 1, sizeof(text) - 1, f);
     fclose(f);
+    text[n] = '\0';
+
+    errno = 0;
+    pid = strtol(text, &end, 10);
+    while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+        end++;
+    if (end == text || *end != '\0' || errno != 0 || pid <= 1 ||
+        pid > 4194304 || n == sizeof(text) - 1) {
+        snprintf(err, errsize, "PidFile %s holds no process id", path);
+        return -1;
+    }
     return pid;
 }
 
@@ -107,8 +124,8 @@ void pidfile_remove(const char *path)
         unlink(path);
 }
 
-/* True when pid runs a program named balancer (/proc/PID/comm); true
- * also when /proc cannot tell. */
+/* True when pid runs a program named balancer (/proc/PID/comm). A
+ * process /proc does not show is not signalled. */
 static bool is_balancer(long pid)
 {
     char path[64], comm[64] = "";
@@ -117,7 +134,7 @@ static bool is_balancer(long pid)
     snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
     f = fopen(path, "r");
     if (f == NULL)
-        return true;
+        return false;
     if (fgets(comm, sizeof(comm), f) == NULL)
         comm[0] = '\0';
     fclose(f);
@@ -128,7 +145,8 @@ static int send_signal(const char *path, long pid, int sig)
 {
     if (!is_balancer(pid)) {
         fprintf(stderr, "balancer: PidFile %s names process %ld, which "
-                "is not balancer (a stale PidFile?)\n", path, pid);
+                "is not a running balancer (a stale PidFile?)\n", path,
+                pid);
         return 1;
     }
     if (kill((pid_t)pid, sig) < 0) {

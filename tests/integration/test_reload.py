@@ -13,7 +13,7 @@ import time
 import pytest
 
 from backends import Backend, Client
-from conftest import BIN, wait_port
+from conftest import BIN, free_port, wait_port
 
 CONF = """
 Listen 127.0.0.1:@PORT@
@@ -392,3 +392,26 @@ def test_tls_connection_kept_across_reloads(balancer, backends, tmp_path):
     kept.request("GET", "/x")
     assert kept.getresponse().status == 200
     kept.close()
+
+
+@pytest.mark.parametrize("content", [
+    "99999999999999999999", "4294967295", "4294967294", "4294967297",
+    "-1", "0", "1", "12abc", "", "4194305"])
+def test_k_graceful_refuses_a_bad_pid_file(tmp_path, content):
+    """A PidFile value that is not a plain pid is refused before any
+    kill(2): a wrapped value would signal every process (-1) or a group.
+    strace makes any kill a no-op and shows it, so a regression cannot
+    signal anything."""
+    conf = tmp_path / "k.conf"
+    pid = tmp_path / "k.pid"
+    conf.write_text("Listen 127.0.0.1:%d\nPidFile %s\n"
+                    "ProxyPass / http://127.0.0.1:9/\n" % (free_port(), pid))
+    pid.write_text(content + "\n")
+    r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=kill",
+                        "-e", "inject=kill:retval=0", BIN, "-k", "graceful",
+                        "-f", str(conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert "kill(" not in r.stderr, r.stderr
+    assert "holds no process id" in r.stderr or \
+        "is not a running balancer" in r.stderr, r.stderr
