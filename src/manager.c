@@ -715,15 +715,16 @@ static void apply(const struct handler_request *rq, struct change *ch)
 static int check_change(const struct handler_request *rq,
                         const struct params *p, struct change *ch)
 {
-    char name[MAX_PARAM], nonce[MAX_PARAM];
+    char name[MAX_PARAM] = "", nonce[MAX_PARAM] = "";
     bool for_member = any_param(p, member_changes);
 
     if (!handler_method_is(rq, "POST")) {
         snprintf(ch->why, sizeof(ch->why), "changes need POST");
         return 405;
     }
-    if (param(p, "b", name, sizeof(name)) < 0 ||
-        (ch->b = find_balancer(rq->config, name)) == NULL)
+    if (param(p, "b", name, sizeof(name)) < 0)
+        return bad(ch, "b: the balancer to change is missing%s", ""), 400;
+    if ((ch->b = find_balancer(rq->config, name)) == NULL)
         return bad(ch, "b: no balancer named '%s'", name), 400;
     if (param(p, "nonce", nonce, sizeof(nonce)) < 0 ||
         strcmp(nonce, ch->b->nonce) != 0)
@@ -732,8 +733,10 @@ static int check_change(const struct handler_request *rq,
                    "reload makes new nonces); nothing was changed",
                    ch->b->name), 400;
     if (for_member) {
-        if (param(p, "w", name, sizeof(name)) < 0 ||
-            (ch->m = find_member(ch->b, name)) == NULL)
+        name[0] = '\0';
+        if (param(p, "w", name, sizeof(name)) < 0)
+            return bad(ch, "w: the member to change is missing%s", ""), 400;
+        if ((ch->m = find_member(ch->b, name)) == NULL)
             return bad(ch, "w: no member with URL '%s' in this "
                        "balancer", name), 400;
         if (check_member(p, ch) < 0)
@@ -1038,6 +1041,23 @@ static bool wants_json(const struct handler_request *rq,
 }
 
 /* Read the body as a form or a JSON object. -1 when it is neither. */
+/* The media type of a Content-Type value is exactly name (any case),
+ * with nothing or only parameters after it. */
+static bool media_type_is(const char *type, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (len < n || strncasecmp(type, name, n) != 0)
+        return false;
+    return len == n || type[n] == ';' || type[n] == ' ' || type[n] == '\t';
+}
+
+/*
+ * The request's parameters: a form (application/x-www-form-urlencoded,
+ * or no Content-Type as Apache's manager takes it) or a JSON object
+ * (application/json). Returns 0, -1 for a body that is not a JSON
+ * object, -2 for any other media type.
+ */
 static int read_body(const struct handler_request *rq, struct params *p)
 {
     const char *type;
@@ -1047,12 +1067,14 @@ static int read_body(const struct handler_request *rq, struct params *p)
     if (rq->body_len == 0)
         return 0;
     type = handler_header(rq, "Content-Type", &len);
-    if (type == NULL || (len >= 16 &&
-                         strncasecmp(type, "application/json", 16) != 0)) {
+    if (type == NULL ||
+        media_type_is(type, len, "application/x-www-form-urlencoded")) {
         p->form = rq->body;
         p->form_len = rq->body_len;
         return 0;
     }
+    if (!media_type_is(type, len, "application/json"))
+        return -2;
     tok = json_tokener_new();
     if (tok == NULL)
         return -1;
@@ -1103,8 +1125,13 @@ void manager_serve(const struct handler_request *rq,
                            "HEAD and POST.");
         return;
     }
-    if (read_body(rq, &p) < 0) {
+    switch (read_body(rq, &p)) {
+    case -1:
         error_json(rs, 400, "the body is not a JSON object");
+        return;
+    case -2:
+        error_json(rs, 415, "the body must be application/json or "
+                   "application/x-www-form-urlencoded");
         return;
     }
     json = wants_json(rq, &p);

@@ -233,6 +233,24 @@ def test_change_without_right_nonce_is_refused(lb, backends):
     assert shares(lb, 4) == {"a": 2, "b": 2}
 
 
+def test_missing_balancer_and_odd_body_types(lb, backends):
+    """A change naming no balancer says so (and echoes nothing it did not
+    get); a body that is neither a form nor JSON is 415, not guessed."""
+    status, _, body = request(lb, "POST", MANAGER,
+                              "w_lf=2&format=json",
+                              {"Content-Type":
+                               "application/x-www-form-urlencoded"})
+    assert status == 400
+    assert json.loads(body) == {
+        "error": "b: the balancer to change is missing"}
+    for ctype in ("text/plain", "application/jsonx-www-form"):
+        status, _, body = request(lb, "POST", MANAGER,
+                                  "b=cluster&w_lf=2", {"Content-Type": ctype})
+        assert status == 415, (ctype, body)
+    status, _, body = post_form(lb, {"w_lf": "3"})
+    assert status == 400 and b"the member to change is missing" in body
+
+
 def test_client_outside_require_ip_gets_403(lb):
     status, _, _ = request(lb, "GET", MANAGER, source=("127.0.0.2", 0))
     assert status == 403
