@@ -140,6 +140,7 @@ struct member {
                                        m (diagnose.h): once each */
     struct member_stats stats;      /* requests, errors, latency, idle
                                        connections (stats.h) */
+    _Atomic int64_t log_stamp;      /* log_once_a_second, for m */
 };
 
 enum lbmethod_kind {
@@ -192,6 +193,7 @@ struct balancer {
                                        cookie with a Domain or Path the
                                        client will not send it back to */
     _Atomic unsigned diag_warned;   /* DIAG_* causes logged for b */
+    _Atomic int64_t log_stamp;      /* log_once_a_second, for b */
 };
 
 /* Why a member was chosen; printed in logs as the lower-case name. */

@@ -245,6 +245,19 @@ static size_t escape_message(char *buf, size_t size, const char *msg)
     return n;
 }
 
+bool log_once_a_second(_Atomic int64_t *stamp)
+{
+    struct timespec ts;
+    int64_t now, last;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    now = (int64_t)ts.tv_sec + 1;       /* never 0, the zeroed stamp */
+    last = atomic_load_explicit(stamp, memory_order_relaxed);
+    if (last == now)
+        return false;
+    return atomic_compare_exchange_strong(stamp, &last, now);
+}
+
 void log_write(int level, const char *module, const char *fmt, ...)
 {
     char msg[ERROR_MSG_MAX];

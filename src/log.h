@@ -11,6 +11,7 @@
 #ifndef BALANCER_LOG_H
 #define BALANCER_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,6 +64,20 @@ void log_write(int level, const char *module, const char *fmt, ...)
     LOG_FORMAT_COMBINED " balancer=%{balancer}x member=%{member}x"      \
     " route=%{route}x sticky=%{sticky}x decision=%{decision}x"          \
     " attempts=%{attempts}x failover=%{failover}x us=%D"
+
+/*
+ * For failures that repeat on every request (no usable member, a back
+ * end answering garbage): true at most once a second per stamp, which
+ * the caller keeps beside the object (a balancer, a member), zeroed.
+ * Lock-free; the thread that wins the second writes the line.
+ */
+bool log_once_a_second(_Atomic int64_t *stamp);
+
+#define log_msg_limited(stamp, level, module, ...)                      \
+    do {                                                                \
+        if ((level) <= log_current_level && log_once_a_second(stamp))   \
+            log_write((level), (module), __VA_ARGS__);                  \
+    } while (0)
 
 /* Everything an access log line can show about one request. */
 struct access_record {

@@ -1052,16 +1052,21 @@ static enum step read_response_head(struct conn *c)
             n = http1_parse_response(c->bin, c->bin_len, c->msg->req.method,
                                      c->msg->req.method_len, &c->msg->res);
             if (n == HTTP1_ERROR) {
-                log_msg(LOG_LEVEL_ERR, "proxy", "%s: malformed response "
-                        "head: %s; answering 502", c->member->name,
-                        c->msg->res.error ? c->msg->res.error : "?");
+                log_msg_limited(&c->member->log_stamp, LOG_LEVEL_ERR,
+                                "proxy", "%s: malformed response head: %s; "
+                                "answering 502 (logged at most once a "
+                                "second)", c->member->name,
+                                c->msg->res.error ? c->msg->res.error
+                                                  : "?");
                 drop_backend(c, false);
                 return local_reply(c, 502, true);
             }
             if (n > 0 && response_framing_ambiguous(&c->msg->res)) {
-                log_msg(LOG_LEVEL_ERR, "proxy", "%s: malformed response "
-                        "head: both Transfer-Encoding and Content-Length; "
-                        "answering 502", c->member->name);
+                log_msg_limited(&c->member->log_stamp, LOG_LEVEL_ERR,
+                                "proxy", "%s: malformed response head: "
+                                "both Transfer-Encoding and Content-Length;"
+                                " answering 502 (logged at most once a "
+                                "second)", c->member->name);
                 drop_backend(c, false);
                 return local_reply(c, 502, true);
             }
@@ -1073,9 +1078,10 @@ static enum step read_response_head(struct conn *c)
             if (n > 0)
                 return response_head(c, (size_t)n);
             if (c->bin_len == LOOP_BUF_SIZE) {
-                log_msg(LOG_LEVEL_ERR, "proxy", "%s: response head larger "
-                        "than %d bytes; answering 502", c->member->name,
-                        LOOP_BUF_SIZE);
+                log_msg_limited(&c->member->log_stamp, LOG_LEVEL_ERR,
+                                "proxy", "%s: response head larger than %d "
+                                "bytes; answering 502 (logged at most once "
+                                "a second)", c->member->name, LOOP_BUF_SIZE);
                 drop_backend(c, false);
                 return local_reply(c, 502, true);
             }

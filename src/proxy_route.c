@@ -134,9 +134,10 @@ int route_choose(struct conn *c)
     if (m == NULL) {
         m = lbmethod_pick(b, NULL, 0, &reason);
         if (m == NULL) {
-            log_msg(LOG_LEVEL_ERR, "proxy_balancer", "%s: no usable member "
-                    "(all in error, disabled or stopped); answering 503",
-                    b->name);
+            log_msg_limited(&b->log_stamp, LOG_LEVEL_ERR, "proxy_balancer",
+                            "%s: no usable member (all in error, disabled "
+                            "or stopped); answering 503 (logged at most "
+                            "once a second)", b->name);
             return 503;
         }
         if (c->has_sticky && c->sticky.route != NULL &&

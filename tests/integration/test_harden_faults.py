@@ -83,6 +83,23 @@ def test_garbage_status_line_502_no_retry(balancer):
     assert "answering 502" in bal.errors()
 
 
+def test_repeated_failures_are_logged_once_a_second(balancer):
+    """A back end that answers garbage to every request, then no usable
+    member at all: each cause is logged at most once a second, not once
+    per request (a flood would hide everything else)."""
+    be = RawBackend(lambda *a: b"HTTP/1.1 abc nonsense\r\n\r\n")
+    bal = balancer(conf([be]))
+    start = time.time()
+    for i in range(40):
+        assert statuses(get(bal.port, "/g%d" % i)) == [502]
+    seconds = time.time() - start
+    be.stop()
+    lines = [l for l in bal.errors().splitlines()
+             if "malformed response head" in l]
+    assert 1 <= len(lines) <= int(seconds) + 2, lines
+    assert "logged at most once a second" in lines[0]
+
+
 def test_garbage_response_header_502(balancer):
     be = RawBackend(lambda *a: b"HTTP/1.1 200 OK\r\nBad Header: x\r\n"
                     b"Content-Length: 2\r\n\r\nok")
