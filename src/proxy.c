@@ -1278,7 +1278,7 @@ static bool keep_alive_allowed(const struct conn *c)
 {
     const struct client_limits *cl = &c->config->client;
 
-    if (!cl->keepalive)
+    if (!cl->keepalive || c->listener_gone)
         return false;
     return cl->max_keepalive_requests == 0 ||
            c->requests < (uint32_t)cl->max_keepalive_requests;

@@ -157,6 +157,9 @@ struct conn {
     struct balancer *balancer;
     struct member *member;          /* of the current attempt */
     bool member_busy;               /* busy_member->busy counted */
+    bool listener_gone;             /* a reload removed its Listen: the
+                                       connection closes after the
+                                       request it is on */
     struct member *busy_member;
     struct sticky_value sticky;
     bool has_sticky;
@@ -237,7 +240,9 @@ void conn_gen_attach(struct conn *c);
 void conn_gen_detach(struct conn *c);
 
 /* Before a new request head: move c to the current generation when a
- * reload made a new one (c must hold no back end nor member). */
+ * reload made a new one (c must hold no back end nor member). When the
+ * reload removed c's Listen address, c stays on the old generation and
+ * listener_gone is set: its next response closes it. */
 void conn_gen_refresh(struct conn *c);
 
 /* After loop_wake: take a new generation, follow its Listen addresses,

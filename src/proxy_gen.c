@@ -195,8 +195,13 @@ void conn_gen_refresh(struct conn *c)
     if (wg == c->gen)
         return;
     lc = listener_of(c, wg->gen->config);
-    if (lc == NULL)
-        return;         /* its Listen was removed: it ends on the old one */
+    if (lc == NULL) {
+        /* Its Listen was removed: it ends on the old one, after the
+         * request it is on, so that a client cannot keep the old
+         * configuration (and its members) alive. */
+        c->listener_gone = true;
+        return;
+    }
 
     /* Nothing of the previous request may point into the old one. */
     c->pass = NULL;
