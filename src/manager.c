@@ -51,10 +51,7 @@
 #include "lbmethod.h"
 #include "log.h"
 
-#if __has_include("persist.h")
 #include "persist.h"
-#define MANAGER_PERSIST 1
-#endif
 
 #ifndef BALANCER_VERSION
 #define BALANCER_VERSION "unknown"
@@ -701,11 +698,7 @@ static void apply(const struct handler_request *rq, struct change *ch)
     log_msg(LOG_LEVEL_NOTICE, "proxy_balancer", "balancer-manager: %s "
             "changed %s%s%s: %s", rq->client_ip, ch->m ? ch->m->name : "",
             ch->m ? " in " : "", ch->b->name, ch->done);
-#ifdef MANAGER_PERSIST
-    persist_save(rq->config);
-#else
-    /* TODO: persist the change (BalancerPersist) once persist.h exists. */
-#endif
+    persist_save(rq->config);       /* BalancerPersist On: kept */
 }
 
 /*

@@ -18,9 +18,8 @@
  * Apache matches the decoded path (r->uri), so "%61pp" is "app" here too;
  * an encoded slash (%2F) is never a separator (AllowEncodedSlashes Off).
  *
- * TODO: dot segments ("/x/../app") are not removed before matching as
- * Apache's ap_getparents does; the proxy sends such targets on as they
- * came.
+ * Dot segments ("/x/../app", also spelt with %2e) are removed before
+ * this is called, as Apache's ap_getparents does (target.c).
  */
 #include <string.h>
 

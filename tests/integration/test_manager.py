@@ -373,3 +373,18 @@ def test_stickiness_warnings_once_each(lb, backends):
     assert sticky["misses"] == 3
     shares(lb, 2, "BALANCEID=s.b")
     assert cluster(lb)["sticky"]["hits"] == 3 + 2
+
+
+def test_changes_survive_a_restart_with_balancer_persist(balancer, backends):
+    """BalancerPersist On: a change made in the manager is saved at once
+    and is in force after a stop and a start on the same file."""
+    text = (CONF % tuple(b.url for b in backends)) + \
+        "BalancerPersist On\nPidFile @DIR@/balancer.pid\n"
+    first = balancer(text)
+    status, _, body = post_form(first, {"w_status_D": "1"},
+                                member=backends[0].url)
+    assert status == 200, body
+    assert first.stop() == 0
+    again = balancer(text.replace("@DIR@", first.dir), port=first.port)
+    assert "D" in cluster(again)["members"][0]["status"], cluster(again)
+    assert shares(again, 4) == {"b": 4}
