@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -239,6 +241,33 @@ void tls_session_free(struct ssl_st *ssl)
 }
 
 /*
+ * Plain HTTP on a TLS port: answer it in plain HTTP, as Apache's mod_ssl
+ * does ("speaking plain HTTP to an SSL-enabled server port"), so the
+ * user sees why rather than a closed connection. One write, best effort:
+ * the connection closes after it either way.
+ */
+static void answer_plain_http(SSL *ssl)
+{
+    static const char reply[] =
+        "HTTP/1.1 400 Bad Request\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Length: 66\r\n"
+        "Connection: close\r\n"
+        "\r\n"
+        "This port speaks HTTPS: use an https:// URL to reach this server.\n";
+    char sink[4096];
+    int fd = SSL_get_fd(ssl);
+
+    if (fd < 0 || write(fd, reply, sizeof(reply) - 1) < 0)
+        return;                 /* the client went: nothing to tell */
+    /* The rest of its request is unread: closing on it would send a
+     * reset, which may destroy the reply before the client reads it. */
+    while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+        ;
+    shutdown(fd, SHUT_WR);
+}
+
+/*
  * An operation failed for good. Handshake failures are what clients do
  * wrong (a scanner, plain HTTP on the TLS port, an old client): info, as
  * every client error, so that a hostile client cannot flood the log at
@@ -254,7 +283,12 @@ static ssize_t failed(SSL *ssl, int error, const char *op)
         errno = saved != 0 ? saved : EPIPE;
         return TLS_IO_ERROR;
     }
-    if (handshake)
+    if (handshake &&
+        ERR_GET_REASON(ERR_peek_error()) == SSL_R_HTTP_REQUEST) {
+        answer_plain_http(ssl);
+        log_msg(LOG_LEVEL_INFO, "ssl", "plain HTTP on a TLS port: "
+                "answered 400; connection closed");
+    } else if (handshake)
         log_msg(LOG_LEVEL_INFO, "ssl", "TLS handshake failed: %s; "
                 "connection closed", last_error());
     else

@@ -228,6 +228,23 @@ def test_ten_mib_download_and_upload(balancer, backend, certs):
     conn.close()
 
 
+def test_plain_http_on_the_tls_port_gets_400(balancer, backend, certs):
+    bal = start(balancer, backend, certs)
+    s = socket.create_connection(("127.0.0.1", bal.port), timeout=10)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    out = b""
+    while True:
+        piece = s.recv(4096)
+        if not piece:
+            break
+        out += piece
+    s.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n"), out
+    assert b"Content-Length: %d" % len(body) in head, out
+    assert b"https://" in body
+
+
 def test_garbage_client_does_not_disturb_others(balancer, backend, certs):
     bal = start(balancer, backend, certs)
     bad = []
