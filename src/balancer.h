@@ -189,6 +189,8 @@ struct balancer {
     _Atomic uint64_t sticky_session_only;   /* a session cookie (e.g.
                                        PHPSESSID) but no sticky value */
     _Atomic uint64_t sticky_unknown_route;  /* route names no member */
+    _Atomic uint64_t sticky_failovers;  /* route's member unusable: the
+                                       request went to another */
     _Atomic uint64_t sticky_cookie_lost;    /* back end set the sticky
                                        cookie with a Domain or Path the
                                        client will not send it back to */

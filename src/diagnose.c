@@ -139,6 +139,8 @@ void diagnose_request(const struct conn *c, const struct member *named,
             atomic_fetch_add(&b->sticky_unknown_route, 1);
             if (first_time(&b->diag_warned, DIAG_UNKNOWN_ROUTE))
                 warn_unknown_route(c);
+        } else {
+            atomic_fetch_add(&b->sticky_failovers, 1);
         }
         return;
     }

@@ -371,6 +371,8 @@ static struct json_object *balancer_json(const struct config *c,
                  (int64_t)atomic_load(&b->sticky_session_only)));
     json_add(sticky, "unknown_route", json_object_new_int64(
                  (int64_t)atomic_load(&b->sticky_unknown_route)));
+    json_add(sticky, "failovers", json_object_new_int64(
+                 (int64_t)atomic_load(&b->sticky_failovers)));
     json_add(sticky, "cookie_not_sent_back", json_object_new_int64(
                  (int64_t)atomic_load(&b->sticky_cookie_lost)));
     json_add(o, "sticky", sticky);

@@ -278,6 +278,10 @@ static const struct {
     { "balancer_sticky_unknown_route_total",
       "Requests whose sticky route names no member.",
       offsetof(struct balancer, sticky_unknown_route) },
+    { "balancer_sticky_failovers_total",
+      "Requests whose sticky route named a member that could not take "
+      "them (another member did, or 503 with nofailover).",
+      offsetof(struct balancer, sticky_failovers) },
     { "balancer_sticky_cookie_lost_total",
       "Responses setting the sticky cookie with a Domain or Path the "
       "client will not send it back to.",

@@ -123,6 +123,7 @@ int route_choose(struct conn *c)
             log_msg(LOG_LEVEL_DEBUG, "proxy_balancer", "%s: sticky route "
                     "'%.*s' has no usable member and nofailover=On -> 503",
                     b->name, (int)c->sticky.route_len, c->sticky.route);
+            diagnose_request(c, named, NULL);
             return 503;
         }
         if (m == NULL)

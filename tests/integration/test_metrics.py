@@ -287,3 +287,52 @@ def test_counters_survive_a_reload(setup):
     count = sum(value(m, "balancer_member_request_duration_seconds_count",
                       member=b.url) for b in (b1, b2))
     assert count == 8
+
+
+FAILOVER_CONF = """
+Listen 127.0.0.1:@PORT@
+ErrorLog @ERRORLOG@
+ProxyPass /metrics !
+ProxyPass /strict/ balancer://strict/ stickysession=ROUTEID nofailover=On
+ProxyPass / balancer://cluster/ stickysession=ROUTEID
+<Proxy balancer://cluster>
+    BalancerMember %s route=r1
+    BalancerMember %s route=r2 status=+D
+</Proxy>
+<Proxy balancer://strict>
+    BalancerMember %s route=r1
+    BalancerMember %s route=r2 status=+D
+</Proxy>
+<Location /metrics>
+    SetHandler balancer-metrics
+    Require ip 127.0.0.1
+</Location>
+"""
+
+
+def test_sticky_failovers_are_counted(balancer):
+    """A route naming a member that cannot take the request counts as a
+    sticky failover (it is neither a hit nor a miss), whether another
+    member takes it or nofailover answers 503."""
+    b1, b2 = Backend("b1"), Backend("b2")
+    try:
+        lb = balancer(FAILOVER_CONF % (b1.url, b2.url, b1.url, b2.url))
+        c = Client(lb.port, timeout=15)
+        cookie = [("Cookie", "ROUTEID=x.r2")]
+        for _ in range(3):
+            assert c.request("GET", "/echo", cookie)[0] == 200
+        for _ in range(2):
+            assert c.request("GET", "/strict/echo", cookie)[0] == 503
+        c.close()
+        m = scrape(lb)
+        assert value(m, "balancer_sticky_failovers_total",
+                     balancer="balancer://cluster") == 3
+        assert value(m, "balancer_sticky_failovers_total",
+                     balancer="balancer://strict") == 2
+        assert value(m, "balancer_sticky_hits_total",
+                     balancer="balancer://cluster") == 0
+        assert value(m, "balancer_sticky_misses_total",
+                     balancer="balancer://cluster") == 0
+    finally:
+        b1.stop()
+        b2.stop()
