@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The directory part of path ("." when none) into buf. */
@@ -118,10 +120,13 @@ static long read_pid(const char *path, char *err, size_t errsize)
 
 void pidfile_remove(const char *path)
 {
-    char err[256];
+    char err[256], note[4200];
 
-    if (path != NULL && read_pid(path, err, sizeof(err)) == (long)getpid())
-        unlink(path);
+    if (path == NULL || read_pid(path, err, sizeof(err)) != (long)getpid())
+        return;
+    unlink(path);
+    snprintf(note, sizeof(note), "%s.reload", path);
+    unlink(note);
 }
 
 /* True when pid runs a program named balancer (/proc/PID/comm). A
@@ -156,6 +161,73 @@ static int send_signal(const char *path, long pid, int sig)
         return 1;
     }
     return 0;
+}
+
+void pidfile_note_reload(const struct config *c, const char *refused)
+{
+    static _Atomic long count;
+    char path[4096], final[4200], tmp[4300], text[1200];
+    long n = atomic_fetch_add(&count, 1) + 1;
+    int fd, len;
+
+    if (pidfile_path(c, path, sizeof(path)) < 0)
+        return;
+    snprintf(final, sizeof(final), "%s.reload", path);
+    snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", final, (long)getpid());
+    len = refused == NULL
+              ? snprintf(text, sizeof(text), "%ld ok\n", n)
+              : snprintf(text, sizeof(text), "%ld refused: %s\n", n, refused);
+    if (len < 0 || (size_t)len >= sizeof(text))
+        len = (int)strlen(text);
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    if (write(fd, text, (size_t)len) != len || close(fd) < 0 ||
+        rename(tmp, final) < 0)
+        unlink(tmp);
+}
+
+/* The reload note at path into buf ("" when there is none). */
+static void read_note(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+
+    buf[0] = '\0';
+    if (f == NULL)
+        return;
+    if (fgets(buf, (int)size, f) == NULL)
+        buf[0] = '\0';
+    fclose(f);
+}
+
+/* After SIGHUP: wait for a new note. Returns the exit status. */
+static int wait_for_reload(const char *pid_path, const char *before)
+{
+    char path[4200], note[1200];
+    const char *refused;
+    int i;
+
+    snprintf(path, sizeof(path), "%s.reload", pid_path);
+    for (i = 0; i < 100; i++) {
+        struct timespec pause = { 0, 50 * 1000 * 1000 };
+
+        read_note(path, note, sizeof(note));
+        if (note[0] != '\0' && strcmp(note, before) != 0)
+            break;
+        nanosleep(&pause, NULL);
+    }
+    if (i == 100) {
+        fprintf(stderr, "balancer: SIGHUP sent; no word from the running "
+                "balancer within 5 s (see its error log)\n");
+        return 0;
+    }
+    refused = strstr(note, " refused: ");
+    if (refused == NULL)
+        return 0;
+    fprintf(stderr, "balancer: the running balancer refused the reload: "
+            "%s", refused + 10);
+    return 1;
 }
 
 int pidfile_signal_command(const char *action, const char *file)
@@ -194,6 +266,15 @@ int pidfile_signal_command(const char *action, const char *file)
     if (pid < 0) {
         fprintf(stderr, "balancer: %s; is balancer running?\n", err);
         return 1;
+    }
+    if (sig == SIGHUP) {
+        char note_path[4200], before[1200];
+
+        snprintf(note_path, sizeof(note_path), "%s.reload", path);
+        read_note(note_path, before, sizeof(before));
+        if (send_signal(path, pid, sig) != 0)
+            return 1;
+        return wait_for_reload(path, before);
     }
     return send_signal(path, pid, sig);
 }

@@ -408,6 +408,7 @@ int reload_apply(const char *file, int nthreads)
     if (c->balancer_persist)
         persist_save(c);
     log_reloaded(g);
+    pidfile_note_reload(c, NULL);
     generation_release(old);
     return 0;
 
@@ -416,5 +417,6 @@ free_config:
 refuse:
     log_msg(LOG_LEVEL_ERR, "core", "reload refused: %s; the running "
             "configuration stays in force", err);
+    pidfile_note_reload(old->config, err);
     return -1;
 }

@@ -225,6 +225,24 @@ def test_broken_configuration_is_refused(balancer, backends):
     with open(os.path.join(bal.dir, "balancer.pid")) as f:
         assert int(f.read()) == bal.proc.pid
 
+    # A file -t accepts but the running server refuses (a new Listen on a
+    # port another process holds): -k graceful waits for the server's
+    # word and says so, exit 1; the old configuration keeps serving.
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(1)
+    try:
+        write_conf(bal, conf([(b2.url, "route=r2")], listen=
+                             "Listen 127.0.0.1:%d" % held.getsockname()[1]))
+        k = subprocess.run([BIN, "-k", "graceful", "-f", bal.conf],
+                           capture_output=True, text=True, timeout=30)
+    finally:
+        held.close()
+    assert k.returncode == 1, k
+    assert "refused the reload" in k.stderr, k.stderr
+    assert "Address already in use" in k.stderr, k.stderr
+    assert {backend_of(get(bal.port)) for _ in range(4)} == {"b2"}
+
 
 def test_member_error_state_survives_reload(balancer, backends):
     b1, b2 = backends(2)
