@@ -103,7 +103,7 @@ int balancer_init_runtime(struct balancer *b)
     return 0;
 }
 
-static void member_free(struct member *m)
+void member_free(struct member *m)
 {
     if (m == NULL)
         return;

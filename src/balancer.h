@@ -220,6 +220,9 @@ int balancer_init_runtime(struct balancer *b);
  * and redirect too, even when "") must have come from malloc. */
 void balancer_free(struct balancer *b);
 
+/* Free one member and every string it owns (NULL is fine). */
+void member_free(struct member *m);
+
 /*
  * True when m may take a new request now: not disabled, stopped, in error
  * or failing health checks, or IGNORE_ERRORS. A member in error whose

@@ -909,6 +909,23 @@ struct config *config_load_string_options(const char *name, const char *text,
     return load(name, text, opt, errbuf, errsize);
 }
 
+void config_listeners_text(const struct config *c, char *buf, size_t size)
+{
+    size_t i, len = 0;
+
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    for (i = 0; i < c->nlisteners && len < size; i++) {
+        int n = snprintf(buf + len, size - len, "%s%s", i ? ", " : "",
+                         c->listeners[i].text);
+
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+}
+
 void config_free(struct config *c)
 {
     size_t i;

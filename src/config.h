@@ -169,6 +169,10 @@ struct config *config_load_string_options(const char *name, const char *text,
  * NULL is fine. */
 void config_free(struct config *c);
 
+/* "ADDR:PORT, ADDR:PORT" of c's Listen lines into buf (cut to size),
+ * for start-up and reload log lines. */
+void config_listeners_text(const struct config *c, char *buf, size_t size);
+
 /* The balancer named "balancer://name" (case does not matter, a trailing
  * "/" neither), or an anonymous one by its URL; NULL when none. */
 struct balancer *config_find_balancer(const struct config *c,

@@ -340,16 +340,7 @@ struct member *config_member_new(void)
 
 void config_member_discard(struct member *m)
 {
-    if (m == NULL)
-        return;
-    free(m->name);
-    free(m->host);
-    free(m->path);
-    free(m->hostport);
-    free(m->route);
-    free(m->redirect);
-    member_hc_free(&m->hc);
-    free(m);
+    member_free(m);
 }
 
 /* Append m to b; on failure m is freed. Two members with the same URL in

@@ -162,17 +162,8 @@ static void *worker_main(void *arg)
 static void log_start(const struct config *c, int nthreads)
 {
     char listeners[512];
-    size_t i, len = 0;
 
-    listeners[0] = '\0';
-    for (i = 0; i < c->nlisteners && len < sizeof(listeners); i++) {
-        int n = snprintf(listeners + len, sizeof(listeners) - len, "%s%s",
-                         i ? ", " : "", c->listeners[i].text);
-
-        if (n < 0)
-            break;
-        len += (size_t)n;
-    }
+    config_listeners_text(c, listeners, sizeof(listeners));
     log_msg(LOG_LEVEL_NOTICE, "core", "balancer version %s: listening on "
             "%s with %d worker thread%s; configuration %s",
             BALANCER_VERSION, listeners, nthreads, nthreads == 1 ? "" : "s",

@@ -355,17 +355,8 @@ static void log_reloaded(const struct generation *g)
 {
     const struct config *c = g->config;
     char listeners[512];
-    size_t i, len = 0;
 
-    listeners[0] = '\0';
-    for (i = 0; i < c->nlisteners && len < sizeof(listeners); i++) {
-        int n = snprintf(listeners + len, sizeof(listeners) - len, "%s%s",
-                         i ? ", " : "", c->listeners[i].text);
-
-        if (n < 0)
-            break;
-        len += (size_t)n;
-    }
+    config_listeners_text(c, listeners, sizeof(listeners));
     log_msg(LOG_LEVEL_NOTICE, "core", "configuration %s reloaded "
             "(generation %llu): listening on %s; requests in flight "
             "finish on the previous one", c->file,
