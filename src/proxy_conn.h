@@ -72,6 +72,9 @@ struct proxy_worker {
     struct conn *free_conns;
     struct conn *ready;             /* waiters whose member has a free
                                        connection: resumed at turn end */
+    struct conn *flush;             /* writes held to the turn's end */
+    struct conn **flush_tail;
+    bool flushing;                  /* writing them: no more holding */
     _Atomic bool shutdown_requested;
     bool stopping;                  /* shutdown seen by the loop */
     bool accept_paused;             /* out of file descriptors */
@@ -174,6 +177,8 @@ struct conn {
     struct pool_waiter waiter;      /* queued while the member is at max= */
     struct conn *ready_next;
     bool on_ready;
+    struct conn *flush_next;
+    bool on_flush;
     struct backend_conn *be;
     bool be_reused;                 /* be served a request before */
     bool be_wrote;                  /* a write to be succeeded */
@@ -213,6 +218,9 @@ void conn_on_pool_free(void *owner);
 
 /* Resume the connections conn_on_pool_free queued (end of a turn). */
 void conn_run_ready(struct proxy_worker *w);
+
+/* Make the writes held during this turn's events (end of a turn). */
+void conn_flush_held(struct proxy_worker *w);
 
 /* At shutdown: close c if it is idle between requests (returns true);
  * a request head being received gets a second more. */

@@ -76,6 +76,18 @@ void conn_free(struct conn *c)
             *pp = c->ready_next;
         c->on_ready = false;
     }
+    if (c->on_flush) {
+        struct conn **pp = &w->flush;
+
+        while (*pp != NULL && *pp != c)
+            pp = &(*pp)->flush_next;
+        if (*pp == c) {
+            *pp = c->flush_next;
+            if (w->flush_tail == &c->flush_next)
+                w->flush_tail = pp;
+        }
+        c->on_flush = false;
+    }
     conn_gen_detach(c);
     loop_timer_cancel(l, &c->timer);
     loop_del(l, &c->watch);
@@ -302,7 +314,12 @@ static void on_wake(struct loop *l, void *arg)
 
 static void on_turn(struct loop *l, void *arg)
 {
-    conn_run_ready(arg);
+    struct proxy_worker *w = arg;
+
+    do {
+        conn_run_ready(w);
+        conn_flush_held(w);
+    } while (w->ready != NULL || w->flush != NULL);
     log_flush();
     worker_gen_collect(arg);
     maybe_done(arg);
