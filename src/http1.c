@@ -115,6 +115,7 @@ struct field_facts {
     bool te_last_chunked;
     bool te_other;              /* a coding other than chunked */
     const char *te_cause;       /* malformed Transfer-Encoding */
+    bool has_connection;
     bool conn_close;
     bool conn_keep_alive;
     bool conn_upgrade;
@@ -484,6 +485,7 @@ static void note_connection(struct field_facts *f, const char *v, size_t len)
 {
     size_t i = 0;
 
+    f->has_connection = true;
     while (i < len) {
         size_t start, n;
 
@@ -549,6 +551,17 @@ static void gather_facts(const struct http1_header *h, size_t n,
             break;
         }
     }
+}
+
+/* The presence facts of http1_message_info (http1.h). */
+static void note_presence(struct http1_message_info *info,
+                          const struct field_facts *f)
+{
+    info->has_content_length = f->has_cl;
+    info->has_transfer_encoding = f->te_fields > 0;
+    info->has_connection = f->has_connection;
+    info->connection_framing = f->conn_framing;
+    info->length_field = f->has_cl ? f->cl : 0;
 }
 
 static bool keep_alive_for(int version_minor, const struct field_facts *f)
@@ -807,6 +820,7 @@ int http1_parse_request(const char *buf, size_t len,
     rc = request_framing(req, &facts, &err);
     if (rc < 0)
         goto error;
+    note_presence(&req->info, &facts);
     return head;
 
 error:
@@ -951,6 +965,7 @@ int http1_parse_response(const char *buf, size_t len,
     rc = response_framing(res, request_method, method_len, &facts, &err);
     if (rc < 0)
         goto error;
+    note_presence(&res->info, &facts);
     return head;
 
 error:
@@ -974,9 +989,11 @@ const struct http1_header *http1_find_header(const struct http1_header *h,
     return NULL;
 }
 
-/* Like http1_list_has_token with a counted token. */
-static bool list_has(const char *v, size_t len, const char *tok,
-                     size_t tok_len)
+/* Calls fn(arg, element, length) for each non-empty element of the
+ * comma-separated list v[0..len), OWS trimmed, as list_has reads it;
+ * stops early when fn returns false. */
+static void list_each(const char *v, size_t len,
+                      bool (*fn)(void *, const char *, size_t), void *arg)
 {
     size_t i = 0;
 
@@ -991,11 +1008,34 @@ static bool list_has(const char *v, size_t len, const char *tok,
         stop = i;
         while (stop > start && IS_WS(v[stop - 1]))
             stop--;
-        if (stop - start == tok_len && tok_len > 0 &&
-            equal_nocase(v + start, tok, tok_len))
-            return true;
+        if (stop > start && !fn(arg, v + start, stop - start))
+            return;
     }
-    return false;
+}
+
+struct list_find {
+    const char *tok;
+    size_t len;
+    bool found;
+};
+
+static bool match_element(void *arg, const char *v, size_t len)
+{
+    struct list_find *f = arg;
+
+    f->found = len == f->len && equal_nocase(v, f->tok, len);
+    return !f->found;
+}
+
+/* Like http1_list_has_token with a counted token. */
+static bool list_has(const char *v, size_t len, const char *tok,
+                     size_t tok_len)
+{
+    struct list_find f = { tok, tok_len, false };
+
+    if (tok_len > 0)
+        list_each(v, len, match_element, &f);
+    return f.found;
 }
 
 /*
@@ -1055,6 +1095,51 @@ bool http1_is_hop_by_hop(const struct http1_header *h, size_t n,
         if (h[i].name_len == 10 && h[i].value_len >= name_len &&
             equal_lower(h[i].name, "connection", 10) &&
             list_has(h[i].value, h[i].value_len, name, name_len))
+            return true;
+    return false;
+}
+
+static bool add_conn_name(void *arg, const char *name, size_t len)
+{
+    struct http1_conn_names *out = arg;
+
+    if (out->n == HTTP1_CONN_NAMES)
+        return false;
+    out->name[out->n] = name;
+    out->len[out->n++] = len;
+    return true;
+}
+
+void http1_connection_names(const struct http1_header *h, size_t n,
+                            struct http1_conn_names *out)
+{
+    out->n = 0;
+    out->h = NULL;
+    out->nh = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (h[i].name_len != 10 || !equal_lower(h[i].name, "connection", 10))
+            continue;
+        list_each(h[i].value, h[i].value_len, add_conn_name, out);
+        if (out->n == HTTP1_CONN_NAMES) {   /* maybe more: walk them all */
+            out->h = h;
+            out->nh = n;
+            return;
+        }
+    }
+}
+
+bool http1_is_hop_by_hop_in(const struct http1_conn_names *names,
+                            const char *name, size_t name_len)
+{
+    if (names->h != NULL)
+        return http1_is_hop_by_hop(names->h, names->nh, name, name_len);
+    if (fixed_hop_by_hop(name, name_len))
+        return true;
+    if (name_len == 14 && equal_lower(name, "content-length", 14))
+        return false;
+    for (size_t i = 0; i < names->n; i++)
+        if (names->len[i] == name_len &&
+            equal_nocase(names->name[i], name, name_len))
             return true;
     return false;
 }

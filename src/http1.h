@@ -64,6 +64,16 @@ struct http1_message_info {
     bool keep_alive;           /* per version and Connection header */
     bool expect_continue;      /* request: Expect: 100-continue */
     bool upgrade;              /* Connection: upgrade and Upgrade present */
+    /* Which framing fields the head carries, recorded while parsing so
+     * that a proxy building the next hop's head need not search again. */
+    bool has_content_length;
+    bool has_transfer_encoding;
+    bool has_connection;
+    bool connection_framing;   /* a Connection field names Content-Length
+                                  or Transfer-Encoding */
+    uint64_t length_field;     /* the Content-Length value, checked, when
+                                  has_content_length (a HEAD or 304
+                                  response has one but no body) */
 };
 
 struct http1_request {
@@ -133,6 +143,26 @@ bool http1_list_has_token(const char *value, size_t value_len,
  */
 bool http1_is_hop_by_hop(const struct http1_header *h, size_t n,
                          const char *name, size_t name_len);
+
+/*
+ * The names a head's Connection fields list, gathered once so that
+ * testing each field of the head costs a few compares instead of a walk
+ * over every Connection value (http1_connection_names), and the test
+ * itself, the same as http1_is_hop_by_hop on that head.
+ */
+#define HTTP1_CONN_NAMES 8
+struct http1_conn_names {
+    const char *name[HTTP1_CONN_NAMES];
+    size_t len[HTTP1_CONN_NAMES];
+    size_t n;
+    const struct http1_header *h;   /* more listed than fit: the head, */
+    size_t nh;                      /* walked as http1_is_hop_by_hop does */
+};
+
+void http1_connection_names(const struct http1_header *h, size_t n,
+                            struct http1_conn_names *out);
+bool http1_is_hop_by_hop_in(const struct http1_conn_names *names,
+                            const char *name, size_t name_len);
 
 /*
  * Chunked transfer coding, incremental. Zero-initialise before the first

@@ -927,14 +927,11 @@ static void response_framing_notes(const struct conn *c)
     const struct http1_response *r = &c->msg->res;
     size_t i;
 
-    if (http1_find_header(r->headers, r->num_headers,
-                          "Content-Length") != NULL &&
-        http1_find_header(r->headers, r->num_headers,
-                          "Transfer-Encoding") != NULL)
+    if (r->info.has_content_length && r->info.has_transfer_encoding)
         log_msg(LOG_LEVEL_WARN, "proxy", "%s: response with both "
                 "Transfer-Encoding and Content-Length; Content-Length "
                 "dropped (RFC 9112 6.1)", c->member->name);
-    for (i = 0; i < r->num_headers; i++) {
+    for (i = 0; r->info.connection_framing && i < r->num_headers; i++) {
         const struct http1_header *h = &r->headers[i];
 
         if (h->name_len != 10 ||
@@ -963,9 +960,7 @@ static bool can_reframe(const struct conn *c)
     const struct http1_response *r = &c->msg->res;
 
     return c->keep_alive && c->msg->req.version_minor >= 1 &&
-           r->status != 101 &&
-           http1_find_header(r->headers, r->num_headers,
-                             "Transfer-Encoding") == NULL;
+           r->status != 101 && !r->info.has_transfer_encoding;
 }
 
 /* encode: the body bytes just made ready become one chunk. Its size line
@@ -1067,10 +1062,7 @@ static enum step response_head(struct conn *c, size_t head_len)
  * split the response for a client or cache that reads the length. */
 static bool response_framing_ambiguous(const struct http1_response *r)
 {
-    return http1_find_header(r->headers, r->num_headers,
-                             "Transfer-Encoding") != NULL &&
-           http1_find_header(r->headers, r->num_headers,
-                             "Content-Length") != NULL;
+    return r->info.has_transfer_encoding && r->info.has_content_length;
 }
 
 /* Read and parse the response head. STEP_AGAIN: the head is parsed (or

@@ -106,37 +106,11 @@ static bool name_is_n(const struct http1_header *h, const char *name,
 /* name is a string literal: its length is known when compiling. */
 #define name_is(h, name) name_is_n((h), "" name, sizeof(name) - 1)
 
-/* The fields from the first Connection field to the last, or none: all
- * that http1_is_hop_by_hop needs besides the name, found once per head
- * instead of once per field. */
-struct conn_span {
-    const struct http1_header *h;
-    size_t n;
-};
-
-static struct conn_span connection_span(const struct http1_header *h,
-                                        size_t n)
+/* Is h hop-by-hop in the head whose Connection names are conn? */
+static bool hop_by_hop(const struct http1_conn_names *conn,
+                       const struct http1_header *h)
 {
-    struct conn_span s = { h, 0 };
-    size_t i, last = 0;
-    bool found = false;
-
-    for (i = 0; i < n; i++) {
-        if (!name_is(&h[i], "Connection"))
-            continue;
-        if (!found)
-            s.h = &h[i];
-        found = true;
-        last = i;
-    }
-    if (found)
-        s.n = (size_t)(&h[last] - s.h) + 1;
-    return s;
-}
-
-static bool hop_by_hop(struct conn_span s, const struct http1_header *h)
-{
-    return http1_is_hop_by_hop(s.h, s.n, h->name, h->name_len);
+    return http1_is_hop_by_hop_in(conn, h->name, h->name_len);
 }
 
 /*
@@ -187,10 +161,11 @@ int head_build_request(struct conn *c)
     const struct http1_header *host =
         http1_find_header(r->headers, r->num_headers, "Host");
     struct out o = { c->bhead, 0, LOOP_BUF_SIZE, false };
-    struct conn_span conn = connection_span(r->headers, r->num_headers);
+    struct http1_conn_names conn;
     size_t i;
     int n;
 
+    http1_connection_names(r->headers, r->num_headers, &conn);
     put(&o, r->method, r->method_len);
     put(&o, " ", 1);
     n = mapping_backend_target(c->pass, c->member, r->target, r->target_len,
@@ -210,7 +185,7 @@ int head_build_request(struct conn *c)
         const struct http1_header *h = &r->headers[i];
 
         if (name_is(h, "Host") || name_is(h, "Content-Length") ||
-            hop_by_hop(conn, h))
+            hop_by_hop(&conn, h))
             continue;
         if (cf->add_headers && (name_is(h, "X-Forwarded-For") ||
                                 name_is(h, "X-Forwarded-Host") ||
@@ -292,15 +267,16 @@ static bool put_response_headers(struct conn *c, struct out *o)
     char front[300], value[2048];
     size_t front_len = 0, i;
     bool sets_sticky = false;
-    struct conn_span conn = connection_span(r->headers, r->num_headers);
+    struct http1_conn_names conn;
 
+    http1_connection_names(r->headers, r->num_headers, &conn);
     for (i = 0; i < r->num_headers; i++) {
         const struct http1_header *h = &r->headers[i];
         int n;
 
         if (name_is(h, "Content-Length"))
             continue;               /* put_content_length: one, ours */
-        if (hop_by_hop(conn, h))
+        if (hop_by_hop(&conn, h))
             continue;
         if (is_location_header(h)) {
             if (front_len == 0)
@@ -384,21 +360,12 @@ static void put_transfer_codings(struct conn *c, struct out *o)
  */
 static void put_content_length(struct conn *c, struct out *o)
 {
-    const struct http1_response *r = &c->msg->res;
-    const struct http1_header *cl =
-        http1_find_header(r->headers, r->num_headers, "Content-Length");
-    uint64_t v = 0;
-    size_t i;
+    const struct http1_message_info *info = &c->msg->res.info;
 
-    if (cl == NULL || http1_find_header(r->headers, r->num_headers,
-                                        "Transfer-Encoding") != NULL)
+    if (!info->has_content_length || info->has_transfer_encoding)
         return;
-    /* digits only, no overflow: the parser checked */
-    for (i = 0; i < cl->value_len && cl->value[i] >= '0' &&
-         cl->value[i] <= '9'; i++)
-        v = v * 10 + (unsigned)(cl->value[i] - '0');
     puts_(o, "Content-Length: ");
-    put_u64(o, v);
+    put_u64(o, info->length_field);     /* the parser checked it */
     put(o, "\r\n", 2);
 }
 
@@ -451,16 +418,17 @@ int head_build_interim(struct conn *c)
 {
     const struct http1_response *r = &c->msg->res;
     struct out o = { c->ohead, 0, LOOP_BUF_SIZE, false };
-    struct conn_span conn = connection_span(r->headers, r->num_headers);
+    struct http1_conn_names conn;
     size_t i;
 
+    http1_connection_names(r->headers, r->num_headers, &conn);
     put_status(&o, r->status);
     put(&o, r->reason, r->reason_len);
     put(&o, "\r\n", 2);
     for (i = 0; i < r->num_headers; i++) {
         const struct http1_header *h = &r->headers[i];
 
-        if (!hop_by_hop(conn, h))
+        if (!hop_by_hop(&conn, h))
             put_header(&o, h->name, h->name_len, h->value, h->value_len);
     }
     put(&o, "\r\n", 2);

@@ -938,6 +938,101 @@ static void test_hop_by_hop_framing(void **state)
                                     STR("x-a")));
 }
 
+/* http1_is_hop_by_hop_in answers as http1_is_hop_by_hop on the same
+ * head, for names listed, not listed, fixed, and Content-Length, with
+ * few and with more listed names than the gathered set holds. */
+static void check_names_agree(const struct http1_header *h, size_t n)
+{
+    static const char *const names[] = {
+        "Connection", "Keep-Alive", "TE", "Upgrade", "Host", "X-A", "x-a",
+        "X-B", "x-h", "X-I", "X-J", "Content-Length", "close", "X-Secre",
+        "Transfer-Encoding", "Set-Cookie", "",
+    };
+    struct http1_conn_names conn;
+
+    http1_connection_names(h, n, &conn);
+    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+        assert_int_equal(http1_is_hop_by_hop_in(&conn, names[i],
+                                                strlen(names[i])),
+                         http1_is_hop_by_hop(h, n, names[i],
+                                             strlen(names[i])));
+}
+
+static void test_connection_names(void **state)
+{
+    static const char few[] = "GET / HTTP/1.1\r\nHost: a\r\n"
+                              "Connection: X-A , keep-alive,,\r\n"
+                              "X-A: 1\r\nConnection:  x-b\r\n\r\n";
+    static const char many[] = "GET / HTTP/1.1\r\nHost: a\r\n"
+                               "Connection: x-1, x-2, x-3, x-4, x-5\r\n"
+                               "Connection: x-6, x-7, x-8, x-h, X-I\r\n"
+                               "\r\n";
+    static const char none[] = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    struct http1_request req;
+    struct http1_conn_names conn;
+
+    assert_true(http1_parse_request(STR(few), NULL, &req) > 0);
+    http1_connection_names(req.headers, req.num_headers, &conn);
+    assert_int_equal(conn.n, 3);
+    assert_null(conn.h);
+    assert_true(http1_is_hop_by_hop_in(&conn, STR("x-a")));
+    assert_true(http1_is_hop_by_hop_in(&conn, STR("X-B")));
+    check_names_agree(req.headers, req.num_headers);
+
+    assert_true(http1_parse_request(STR(many), NULL, &req) > 0);
+    http1_connection_names(req.headers, req.num_headers, &conn);
+    assert_non_null(conn.h);            /* past the set: the slow walk */
+    assert_true(http1_is_hop_by_hop_in(&conn, STR("x-i")));
+    check_names_agree(req.headers, req.num_headers);
+
+    assert_true(http1_parse_request(STR(none), NULL, &req) > 0);
+    assert_false(req.info.has_connection);
+    check_names_agree(req.headers, req.num_headers);
+}
+
+/* The presence facts the proxy reads instead of searching the fields. */
+static void test_presence_facts(void **state)
+{
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 42\r\n"
+                               "Connection: keep-alive\r\n\r\n";
+    static const char te[] = "HTTP/1.1 200 OK\r\n"
+                             "Transfer-Encoding: chunked\r\n\r\n";
+    static const char both[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+                               "Transfer-Encoding: chunked\r\n\r\n";
+    static const char named[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+                                "Connection: close, Content-Length\r\n\r\n";
+    static const char req_text[] = "POST / HTTP/1.1\r\nHost: a\r\n"
+                                   "Content-Length: 7\r\n\r\n";
+    struct http1_response res;
+    struct http1_request req;
+
+    /* a response to HEAD: no body, and the length still known */
+    assert_true(http1_parse_response(STR(head), STR("HEAD"), &res) > 0);
+    assert_int_equal(res.info.body, HTTP1_BODY_NONE);
+    assert_true(res.info.has_content_length);
+    assert_true(res.info.length_field == 42);
+    assert_false(res.info.has_transfer_encoding);
+    assert_true(res.info.has_connection);
+    assert_false(res.info.connection_framing);
+
+    assert_true(http1_parse_response(STR(te), STR("GET"), &res) > 0);
+    assert_false(res.info.has_content_length);
+    assert_true(res.info.has_transfer_encoding);
+    assert_false(res.info.has_connection);
+
+    assert_true(http1_parse_response(STR(both), STR("GET"), &res) > 0);
+    assert_true(res.info.has_content_length);
+    assert_true(res.info.has_transfer_encoding);
+
+    assert_true(http1_parse_response(STR(named), STR("GET"), &res) > 0);
+    assert_true(res.info.connection_framing);
+
+    assert_true(http1_parse_request(STR(req_text), NULL, &req) > 0);
+    assert_true(req.info.has_content_length);
+    assert_true(req.info.length_field == 7);
+    assert_false(req.info.has_transfer_encoding);
+}
+
 /* Host values that are fine. */
 static void test_host_values(void **state)
 {
@@ -1347,6 +1442,8 @@ int main(void)
         cmocka_unit_test(test_list_has_token),
         cmocka_unit_test(test_hop_by_hop),
         cmocka_unit_test(test_hop_by_hop_framing),
+        cmocka_unit_test(test_connection_names),
+        cmocka_unit_test(test_presence_facts),
         cmocka_unit_test(test_host_values),
         cmocka_unit_test(test_reason),
         cmocka_unit_test(test_chunked_good),
