@@ -19,6 +19,7 @@ struct loop {
     struct loop_watch wake;     /* eventfd */
     loop_fn on_wake;
     loop_fn on_turn;
+    loop_fn on_events;
     void *arg;
     bool stopping;
     int64_t now_ms;
@@ -100,6 +101,11 @@ void loop_free(struct loop *l)
     close(l->epfd);
     free(l->heap);
     free(l);
+}
+
+void loop_set_on_events(struct loop *l, loop_fn on_events)
+{
+    l->on_events = on_events;
 }
 
 int loop_add(struct loop *l, struct loop_watch *w)
@@ -288,6 +294,8 @@ int loop_run(struct loop *l)
         l->nevents = 0;
         l->current = 0;
 
+        if (n > 0 && l->on_events != NULL)
+            l->on_events(l, l->arg);
         run_timers(l);
         if (l->on_turn != NULL)
             l->on_turn(l, l->arg);

@@ -52,6 +52,13 @@ struct loop_timer {
  */
 struct loop *loop_create(loop_fn on_wake, loop_fn on_turn, void *arg);
 
+/*
+ * on_events is called after each batch of events, before the timers that
+ * are due run (the proxy writes what the batch held back there, so that a
+ * timer sees each connection as the batch left it). NULL: none.
+ */
+void loop_set_on_events(struct loop *l, loop_fn on_events);
+
 /* Free a loop that is not running. Buffers handed out must be back. */
 void loop_free(struct loop *l);
 

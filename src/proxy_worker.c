@@ -312,7 +312,8 @@ static void on_wake(struct loop *l, void *arg)
     maybe_done(w);
 }
 
-static void on_turn(struct loop *l, void *arg)
+/* The writes held while events or timers ran go out (proxy.c). */
+static void on_events(struct loop *l, void *arg)
 {
     struct proxy_worker *w = arg;
 
@@ -320,6 +321,11 @@ static void on_turn(struct loop *l, void *arg)
         conn_run_ready(w);
         conn_flush_held(w);
     } while (w->ready != NULL || w->flush != NULL);
+}
+
+static void on_turn(struct loop *l, void *arg)
+{
+    on_events(l, arg);
     log_flush();
     worker_gen_collect(arg);
     maybe_done(arg);
@@ -355,6 +361,7 @@ struct proxy_worker *proxy_worker_create(const struct config *c, int index,
     w->loop = loop_create(on_wake, on_turn, w);
     if (w->loop == NULL)
         goto no_memory;
+    loop_set_on_events(w->loop, on_events);
     if (worker_gen_init(w) < 0)
         goto no_memory;
 

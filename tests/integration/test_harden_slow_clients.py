@@ -86,3 +86,53 @@ def test_slow_clients_do_not_starve_a_normal_one(balancer):
           % (len(latencies), worst, sum(latencies) / len(latencies)))
     assert worst < 1.0, worst
     assert be.requests == len(latencies)     # no slow request got through
+
+
+TRICKLE_CONF = """
+Listen 127.0.0.1:@PORT@
+ErrorLog @ERRORLOG@
+LogLevel info
+Workers 1
+ProxyTimeout 30
+RequestReadTimeout header=5 body=1
+ProxyPass / %s/
+"""
+
+
+def test_body_timeout_with_trickling_client(balancer):
+    """A client that sends its body a byte at a time, faster than the
+    loop turns, still gets its 408 when body= runs out: the bytes the
+    last batch held back are written before the timer looks (breaker:
+    the held writes of 9858476 made the timer see them as unsent and
+    wait ProxyTimeout instead, again at every byte)."""
+    be = RawBackend(lambda *a: ok_response())
+    try:
+        bal = balancer(TRICKLE_CONF % be.url)
+        s = socket.create_connection(("127.0.0.1", bal.port), timeout=10)
+        t0 = time.time()
+        s.sendall(b"POST /p HTTP/1.1\r\nHost: l.test\r\n"
+                  b"Content-Length: 1000000\r\n\r\nabc")
+        s.setblocking(False)
+        out, closed = b"", None
+        while time.time() - t0 < 5:         # bounded: 5 s at most
+            try:
+                d = s.recv(65536)
+                if not d:
+                    closed = time.time() - t0
+                    break
+                out += d
+            except BlockingIOError:
+                pass
+            except ConnectionResetError:
+                closed = time.time() - t0
+                break
+            try:
+                s.send(b"x")
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                pass
+            time.sleep(0.0002)
+        s.close()
+        assert statuses(out) == [408], (out[:80], closed)
+        assert closed is not None and closed < 2.5, closed
+    finally:
+        be.stop()

@@ -80,6 +80,54 @@ static void test_wake_runs_callback(void **state)
     loop_free(l);
 }
 
+/* The order of one turn: the batch's events, on_events, the timers due,
+ * on_turn. */
+static char order[8];
+static size_t norder;
+
+static void note(char what)
+{
+    if (norder < sizeof(order) - 1)
+        order[norder++] = what;
+}
+
+static void ordered_wake(struct loop *l, void *arg)
+{
+    note('w');
+}
+
+static void ordered_events(struct loop *l, void *arg)
+{
+    note('e');
+}
+
+static void ordered_timer(struct loop *l, struct loop_timer *t)
+{
+    note('t');
+}
+
+static void ordered_turn(struct loop *l, void *arg)
+{
+    note('n');
+    loop_stop(l);
+}
+
+static void test_on_events_runs_before_timers(void **state)
+{
+    struct loop *l = loop_create(ordered_wake, ordered_turn, NULL);
+    struct loop_timer t = { .on_expire = ordered_timer };
+
+    assert_non_null(l);
+    loop_set_on_events(l, ordered_events);
+    norder = 0;
+    memset(order, 0, sizeof(order));
+    loop_timer_set(l, &t, loop_now(l));     /* due at once */
+    loop_wake(l);
+    assert_int_equal(loop_run(l), 0);
+    assert_string_equal(order, "wetn");
+    loop_free(l);
+}
+
 static void test_buffers_are_reused(void **state)
 {
     struct loop *l = loop_create(NULL, NULL, NULL);
@@ -100,6 +148,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timers_fire_in_deadline_order),
         cmocka_unit_test(test_wake_runs_callback),
+        cmocka_unit_test(test_on_events_runs_before_timers),
         cmocka_unit_test(test_buffers_are_reused),
     };
 
