@@ -103,6 +103,24 @@ def scrape(lb):
         conn.close()
 
 
+def scrape_when(lb, ready, limit=5.0):
+    """A request is counted just after its last byte is sent, so a
+    scrape made as soon as the client has read the response (on another
+    connection, maybe another worker) can come before the count: scrape
+    until ready(families) holds, for limit seconds at most."""
+    deadline = time.time() + limit
+    while True:
+        m = scrape(lb)
+        if ready(m) or time.time() > deadline:
+            return m
+        time.sleep(0.02)
+
+
+def requests_total(m, balancer, members):
+    return sum(value(m, "balancer_member_requests_total", balancer=balancer,
+                     member=b.url) for b in members)
+
+
 def value(families, name, **labels):
     family = re.sub(r"_(bucket|sum|count)$", "", name)
     if family not in families:
@@ -139,8 +157,8 @@ def test_counts_match_traffic(setup):
         c.close()
     assert Client(lb.port).request("GET", "/garbage")[0] == 502
 
-    m = scrape(lb)
     cl = "balancer://cluster"
+    m = scrape_when(lb, lambda m: requests_total(m, cl, (b1, b2)) == 28)
     for f in ("balancer_member_requests_total",
               "balancer_member_errors_total",
               "balancer_member_request_duration_seconds",
@@ -203,8 +221,8 @@ def test_failing_backend(setup):
     finally:
         c.close()
 
-    m = scrape(lb)
     dead = "balancer://dead"
+    m = scrape_when(lb, lambda m: requests_total(m, dead, (ok,)) == 6)
     assert value(m, "balancer_member_requests_total", balancer=dead,
                  member=ok.url) == 6 == len(ok.requests)
     assert value(m, "balancer_member_requests_total", balancer=dead,
@@ -279,10 +297,9 @@ def test_counters_survive_a_reload(setup):
             assert c.request("GET", "/echo")[0] == 200
     finally:
         c.close()
-    m = scrape(lb)
-    total = sum(value(m, "balancer_member_requests_total",
-                      balancer="balancer://cluster", member=b.url)
-                for b in (b1, b2))
+    m = scrape_when(lb, lambda m: requests_total(
+        m, "balancer://cluster", (b1, b2)) == 8)
+    total = requests_total(m, "balancer://cluster", (b1, b2))
     assert total == 8 == len(b1.requests) + len(b2.requests)
     count = sum(value(m, "balancer_member_request_duration_seconds_count",
                       member=b.url) for b in (b1, b2))
