@@ -947,9 +947,9 @@ def idle_section(res):
            res["settings"]["idle_conns"], "",
            "Each connection made one request, then stayed idle; VmRSS of the "
            "proxy's processes is read 0.5 s after the last one opened; \"still open\" "
-           "is counted right after that (balancer closes keep-alive connections "
-           "idle for 5 s, Apache's default KeepAliveTimeout, and has no "
-           "directive to change it yet; the peers are set to 120 s).", "",
+           "is counted right after that (every proxy keeps an idle keep-alive "
+           "connection 120 s here: balancer and Apache by KeepAliveTimeout "
+           "120, HAProxy and nginx by their own settings).", "",
            "| target | held | failed | still open | RSS before MiB "
            "| RSS held MiB | x HAProxy | KiB per connection | peak RSS MiB |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
