@@ -30,6 +30,8 @@
 #include "proxy.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,8 +207,9 @@ static void out_advance(size_t w, size_t *head_sent, size_t head_len,
 
 static ssize_t send_out(int fd, bool *writable, const char *head,
                         size_t *head_sent, size_t head_len,
-                        const char *buf, struct pump *p)
+                        const char *buf, struct pump *p, bool more)
 {
+    int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
     struct iovec iov[2];
     size_t total;
     int n = out_pieces(iov, &total, head, *head_sent, head_len, buf, p);
@@ -217,11 +220,11 @@ static ssize_t send_out(int fd, bool *writable, const char *head,
 
     do {
         if (n == 1) {
-            w = send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+            w = send(fd, iov[0].iov_base, iov[0].iov_len, flags);
         } else {
             struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 
-            w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+            w = sendmsg(fd, &msg, flags);
         }
     } while (w < 0 && errno == EINTR);
     if (w < 0) {
@@ -251,6 +254,30 @@ static ssize_t client_read(struct conn *c, char *buf, size_t space)
     return read_some(c->watch.fd, &c->readable, c->rdhup, buf, space);
 }
 
+/*
+ * MSG_MORE (TCP_CORK for one call) on a body write when the source has
+ * just filled a whole read and the body goes on: the next write follows
+ * at once, and the kernel sends the two as one segment instead of one
+ * each (a 16 KiB write is one segment on loopback, and each segment
+ * costs both ends a trip through TCP). When the source then has nothing
+ * more for now, uncork sends what waits; a write without MSG_MORE (the
+ * body's last) pushes it too.
+ */
+static bool more_follows(const struct pump *p, bool source_readable)
+{
+    return source_readable && !p->done && !p->tunnel;
+}
+
+static void uncork(int fd, bool *corked)
+{
+    int one = 1;
+
+    if (!*corked)
+        return;
+    *corked = false;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 /* Hold c's write to the end of the batch (see the top); false while the
  * held writes are being made, which then go out at once. */
 static bool write_held(struct conn *c)
@@ -270,7 +297,8 @@ static bool write_held(struct conn *c)
     return true;
 }
 
-static ssize_t client_send(struct conn *c, const char *buf, struct pump *p)
+static ssize_t client_send(struct conn *c, const char *buf, struct pump *p,
+                           bool more)
 {
     struct iovec iov[2];
     size_t total;
@@ -282,7 +310,7 @@ static ssize_t client_send(struct conn *c, const char *buf, struct pump *p)
         return 0;
     if (c->tls == NULL)
         return send_out(c->watch.fd, &c->writable, c->ohead,
-                        &c->ohead_sent, c->ohead_len, buf, p);
+                        &c->ohead_sent, c->ohead_len, buf, p, more);
 
     n = out_pieces(iov, &total, c->ohead, c->ohead_sent, c->ohead_len,
                    buf, p);
@@ -406,6 +434,7 @@ static void drop_backend(struct conn *c, bool reusable)
     c->be->rdhup = false;
     pool_release(c->pool, c->be, reusable);
     c->be = NULL;
+    c->be_corked = false;
 }
 
 /* The connection broke in the middle of a request: log, free. */
@@ -505,7 +534,7 @@ static enum step local_redirect(struct conn *c, const struct redirect *r)
 static enum step step_local(struct conn *c)
 {
     struct pump *body = c->local_body != NULL ? &c->resp : NULL;
-    ssize_t w = client_send(c, c->local_body, body);
+    ssize_t w = client_send(c, c->local_body, body, false);
 
     if (w < 0) {
         conn_free(c);
@@ -769,9 +798,13 @@ static enum step pump_request(struct conn *c)
         bool pending = c->bhead_sent < c->bhead_len || p->pos < p->ready;
         ssize_t w = 0, n;
 
+        bool more = more_follows(p, c->readable);
+
         if (!(pending && be->writable && write_held(c)))
             w = send_out(be->watch.fd, &be->writable, c->bhead,
-                         &c->bhead_sent, c->bhead_len, c->in, p);
+                         &c->bhead_sent, c->bhead_len, c->in, p, more);
+        if (w > 0)
+            c->be_corked = more;
 
         if (w < 0 && c->res_parsed && !p->tunnel) {
             /* RFC 9112 9.6: a server may answer before the body is in
@@ -807,8 +840,10 @@ static enum step pump_request(struct conn *c)
         if (c->in_len == LOOP_BUF_SIZE)
             pump_compact(p, &c->in_len);
         n = client_read(c, c->in + c->in_len, LOOP_BUF_SIZE - c->in_len);
-        if (n == IO_BLOCKED)
+        if (n == IO_BLOCKED) {
+            uncork(be->watch.fd, &c->be_corked);
             return STEP_WAIT;
+        }
         if (n <= 0 && p->tunnel) {
             p->done = p->eof = true;
             continue;
@@ -1073,7 +1108,7 @@ static enum step read_response_head(struct conn *c)
     int n;
 
     for (;;) {
-        ssize_t w = client_send(c, NULL, NULL);
+        ssize_t w = client_send(c, NULL, NULL, false);
 
         if (w < 0)
             return conn_abort(c);
@@ -1168,7 +1203,8 @@ static enum step pump_response(struct conn *c)
 
     for (;;) {
         struct backend_conn *be = c->be;
-        ssize_t w = client_send(c, c->bin, p);
+        bool more = c->tls == NULL && more_follows(p, be->readable);
+        ssize_t w = client_send(c, c->bin, p, more);
         ssize_t n;
 
         if (w < 0) {
@@ -1180,6 +1216,7 @@ static enum step pump_response(struct conn *c)
         if (w > 0) {
             c->bytes_sent += (uint64_t)w;
             c->last_progress_ms = now_ms(c);
+            c->client_corked = more;
             continue;
         }
         if (c->ohead_sent < c->ohead_len || p->pos < p->ready)
@@ -1203,8 +1240,10 @@ static enum step pump_response(struct conn *c)
             pump_compact(p, &c->bin_len);
         n = read_some(be->watch.fd, &be->readable, be->rdhup,
                       c->bin + c->bin_len, LOOP_BUF_SIZE - c->bin_len);
-        if (n == IO_BLOCKED)
+        if (n == IO_BLOCKED) {
+            uncork(c->watch.fd, &c->client_corked);
             return STEP_WAIT;
+        }
         if (n < 0 && p->encode)     /* a reset: the client must see the
                                        chunked body unfinished */
             return backend_failed(c, "reading the response body", errno);

@@ -180,6 +180,8 @@ struct conn {
     struct conn *flush_next;
     bool on_flush;
     struct backend_conn *be;
+    bool be_corked;                 /* the last write to be had MSG_MORE */
+    bool client_corked;             /* the last write to the client had */
     bool be_reused;                 /* be served a request before */
     bool be_wrote;                  /* a write to be succeeded */
     bool be_write_closed;           /* it answered early and stopped

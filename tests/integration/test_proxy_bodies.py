@@ -145,3 +145,75 @@ def test_expect_100_continue(balancer, backend):
     assert status == 200 and info["sent_continue"]
     assert info["body_sha256"] == hashlib.sha256(body).hexdigest()
     s.close()
+
+
+PAUSE_CONF = """
+Listen 127.0.0.1:@PORT@
+ErrorLog @ERRORLOG@
+LogLevel info
+Workers 1
+ProxyPass / http://127.0.0.1:%d/
+"""
+
+
+def test_body_bytes_not_held_while_the_back_end_pauses(balancer):
+    """Body writes go out with MSG_MORE while the back end's socket had a
+    whole buffer's worth more; when it then has nothing (the back end
+    pauses in the middle of its body), what was written must reach the
+    client at once, not when the rest comes (src/proxy.c uncork)."""
+    rest = b"b" * 5000
+    # The proxy keeps the response head at the front of its 16 KiB
+    # buffer and reads the body into the rest: a body part of whole
+    # buffers makes the last read before the pause a full one, so that
+    # write goes out with MSG_MORE and the empty read after it uncorks.
+    head_form = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+    first = b"a" * (6 * (16384 - len(head_form % 100000)))
+    head = head_form % (len(first) + len(rest))     # six digits too
+    assert len(head) == len(head_form % 100000)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    resumed = threading.Event()
+
+    def serve():
+        s, _ = listener.accept()
+        with s:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += s.recv(4096)
+            s.sendall(head + first)
+            resumed.wait(10)
+            s.sendall(rest)
+            time.sleep(0.5)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        bal = balancer(PAUSE_CONF % listener.getsockname()[1])
+        c = socket.create_connection(("127.0.0.1", bal.port), timeout=10)
+        c.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        got = b""
+        c.settimeout(0.2)
+        deadline = time.time() + 5      # the back end waits all that time
+        while time.time() < deadline and got.count(b"a") < len(first):
+            try:
+                d = c.recv(65536)
+            except socket.timeout:
+                continue
+            if not d:
+                break
+            got += d
+        assert got.count(b"a") == len(first), \
+            "%d of %d body bytes before the pause" % (got.count(b"a"),
+                                                     len(first))
+        resumed.set()
+        c.settimeout(10)
+        while got.count(b"b") < len(rest):
+            d = c.recv(65536)
+            assert d, "closed early"
+            got += d
+        c.close()
+    finally:
+        resumed.set()
+        listener.close()
+        t.join(5)
