@@ -867,8 +867,10 @@ def report(res):
     out.append("## Results by case")
     out.append("")
     out.append("`cpu s/10k` is utime+stime of the proxy's processes per 10 000 "
-               "requests (softirq work of loopback TCP is charged to no "
-               "process, so all figures understate it alike). `peak RSS` is "
+               "requests (this kernel samples CPU time at the tick, so the "
+               "softirq work of loopback TCP counts for the process it "
+               "interrupts: mostly the sender, which delivers each segment "
+               "and wakes its receiver; all proxies alike). `peak RSS` is "
                "the sum of VmHWM over the proxy's processes, each proxy being "
                "started fresh for every case. `be conn/req` is connections "
                "the back ends accepted per request (0 = kept alive). "
