@@ -22,7 +22,8 @@ the proxy's processes (utime+stime from /proc/PID/stat), peak RSS (VmHWM),
 back-end connections accepted per request. Then, for ka64: throughput with
 2 worker threads; system calls per request (strace -c -f over a bounded
 load) for balancer, HAProxy and nginx; heap allocations per request of
-balancer (bench/malloc_count.c preloaded); a perf profile of balancer.
+balancer (bench/malloc_count.c preloaded); a perf profile of balancer;
+the CPU per request of balancer and HAProxy split by system call (perf).
 
 The report (ratios against HAProxy from the same run) goes to
 OUT/report.md and, unless DOC is empty, to docs/performance.md; raw figures
@@ -30,7 +31,7 @@ to OUT/results.json. Environment knobs: DURATION (s per run, default 10,
 at most 30), WARMUP (1), WORKERS (1), WRK_THREADS (2), CASES, TARGETS,
 IDLE_CONNS (10000), APACHE_SERVERS (16), ROUNDS (3: runs of ka64 and
 ka1000 for balancer, HAProxy and nginx, medians reported), EXTRAS ("scale syscalls allocs
-profile"), BALANCER (build/balancer), OUT (bench/results/<UTC stamp>),
+profile callsplit"), BALANCER (build/balancer), OUT (bench/results/<UTC stamp>),
 DOC (docs/performance.md).
 
 Everything binds 127.0.0.1 only; every process started here is stopped by
@@ -78,7 +79,9 @@ ROUND_TARGETS = ("balancer", "haproxy", "nginx")
 CASES = os.environ.get("CASES", "ka64 ka1000 close big sticky idle").split()
 TARGETS = os.environ.get(
     "TARGETS", "direct balancer haproxy nginx apache").split()
-EXTRAS = os.environ.get("EXTRAS", "scale syscalls allocs profile").split()
+EXTRAS = os.environ.get("EXTRAS",
+                        "scale syscalls allocs profile callsplit").split()
+SPLIT_HZ = 1999
 BALANCER = os.path.join(ROOT, os.environ.get("BALANCER", "build/balancer"))
 STAMP = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 OUT = os.environ.get("OUT") or os.path.join(HERE, "results", STAMP)
@@ -608,6 +611,61 @@ class Bench:
             for l in done.stdout.splitlines()
             if l.strip() and not l.startswith("#")][:25]
 
+    # ---- CPU per request by system call, balancer and HAProxy
+
+    SYSCALL_FRAMES = {
+        "__send": "send", "__libc_send": "send", "__sendto": "send",
+        "__libc_sendto": "send", "__libc_sendmsg": "send",
+        "__sendmsg": "send", "__GI___writev": "send", "__writev": "send",
+        "__libc_write": "send", "__GI___libc_write": "send",
+        "__libc_recv": "recv", "__recv": "recv", "__libc_recvfrom": "recv",
+        "__recvfrom": "recv", "__libc_read": "recv", "__GI___libc_read": "recv",
+        "read": "recv", "epoll_wait": "epoll_wait",
+    }
+
+    def callsplit(self, target):
+        """perf samples of target's CPU time under ka64, each charged to
+        the system call its stack is in (the outermost libc wrapper), as
+        microseconds per request: what the kernel costs each proxy per
+        request, call by call, next to its own code (the rest)."""
+        conns, headers, path = CASE_LOAD["ka64"]
+        proc, port = self.start_target(target, "ka64", WORKERS)
+        if not proc:
+            return
+        self.wrk(port, conns, headers, path, 1, record=False)
+        data = os.path.join(self.dir, "split-%s.data" % target)
+        rec = self.procs.start("perf", [
+            "perf", "record", "-g", "-F", str(SPLIT_HZ), "-o", data,
+            "-p", str(proc.pid), "--", "sleep", "6"])
+        time.sleep(0.5)
+        res = self.wrk(port, conns, headers, path, 5)
+        try:
+            rec.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+        self.procs.stop(rec)
+        self.procs.stop(proc)
+        if not res or not res["requests"]:
+            return
+        argv = ["perf", "script", "-i", data, "-F", "ip,sym"]
+        self.procs.commands.append(("perf", shlex.join(argv)))
+        done = subprocess.run(argv, capture_output=True, text=True,
+                              timeout=300)
+        counts = {}
+        for sample in done.stdout.split("\n\n"):
+            frames = [l.split(None, 1)[1] for l in sample.strip().splitlines()
+                      if len(l.split(None, 1)) == 2]
+            if not frames:
+                continue
+            kind = "rest"
+            for f in frames:        # innermost first: keep the outermost
+                kind = self.SYSCALL_FRAMES.get(f, kind)
+            counts[kind] = counts.get(kind, 0) + 1
+        per = 1e6 / SPLIT_HZ / res["requests"]
+        self.results.setdefault("callsplit", []).append({
+            "target": target, "requests": res["requests"],
+            "us": {k: v * per for k, v in counts.items()}})
+
     # ---- the whole run
 
     def run(self):
@@ -647,6 +705,10 @@ class Bench:
             self.allocs()
         if "profile" in EXTRAS and "balancer" in TARGETS:
             self.profile()
+        if "callsplit" in EXTRAS:
+            for target in ("balancer", "haproxy"):
+                if target in TARGETS:
+                    self.callsplit(target)
         self.results["elapsed_s"] = time.monotonic() - t0
         self.results["commands"] = dedup(self.procs.commands)
         merge_rounds(self.results)
@@ -886,6 +948,7 @@ def report(res):
     out += syscall_section(res)
     out += alloc_section(res)
     out += profile_section(res)
+    out += callsplit_section(res)
     out += machine_section(res)
     return "\n".join(out) + "\n"
 
@@ -1021,6 +1084,28 @@ def profile_section(res):
         res.get("profile_dso", []) + ["```", "",
             "User space only (balancer and libc), share of the whole "
             "profile:", "", "```"] + res.get("profile_user", []) + ["```", ""]
+
+
+def callsplit_section(res):
+    rows = res.get("callsplit")
+    if not rows:
+        return []
+    out = ["## Where the CPU goes, by system call (ka64)", "",
+           "`perf record -g -F %d` on the proxy while wrk drives 64 "
+           "keep-alive connections for 5 s; each sample is charged to the "
+           "system call its stack is in (send: send/sendto/sendmsg/writev/"
+           "write, to clients and back ends; recv: recv/recvfrom/read), "
+           "and the rest is the proxy's own code, page faults and "
+           "interrupts. Microseconds of CPU per request:" % SPLIT_HZ, "",
+           "| target | requests | send | recv | epoll_wait | rest | total |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        us = r["us"]
+        out.append("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
+            r["target"], r["requests"], us.get("send", 0), us.get("recv", 0),
+            us.get("epoll_wait", 0), us.get("rest", 0), sum(us.values())))
+    out.append("")
+    return out
 
 
 def targets_section(res):
