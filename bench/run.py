@@ -32,7 +32,8 @@ at most 30), WARMUP (1), WORKERS (1), WRK_THREADS (2), CASES, TARGETS,
 IDLE_CONNS (10000), APACHE_SERVERS (16), ROUNDS (3: runs of ka64 and
 ka1000 for balancer, HAProxy and nginx, medians reported), EXTRAS ("scale syscalls allocs
 profile callsplit"), BALANCER (build/balancer), OUT (bench/results/<UTC stamp>),
-DOC (docs/performance.md).
+DOC (docs/performance.md), BENCH_SOURCE (the commit, for a tree that is
+no git checkout).
 
 Everything binds 127.0.0.1 only; every process started here is stopped by
 its PID when the run ends, however it ends.
@@ -799,7 +800,12 @@ def machine():
         "balancer": run_text([BALANCER, "-v"]).splitlines()[:1],
         "balancer_path": os.path.relpath(BALANCER, ROOT)
         if BALANCER.startswith(ROOT + "/") else BALANCER,
-        "git": run_text(["git", "-C", ROOT, "log", "-1", "--format=%h %s"]),
+        # BENCH_SOURCE names the source when the tree is no git checkout
+        # (a `git archive` copy, as docs/performance.md describes)
+        "git": os.environ.get("BENCH_SOURCE") or (
+            run_text(["git", "-C", ROOT, "log", "-1", "--format=%h %s"])
+            if os.path.isdir(os.path.join(ROOT, ".git"))
+            else "(not a git checkout)"),
         "haproxy": run_text(["haproxy", "-v"]).splitlines()[:1],
         "nginx": run_text(["nginx", "-v"]),
         "apache": run_text(["apache2", "-v"]).splitlines()[:1],
