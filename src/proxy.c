@@ -796,9 +796,8 @@ static enum step pump_request(struct conn *c)
         return STEP_WAIT;           /* the response goes on alone */
     for (;;) {
         bool pending = c->bhead_sent < c->bhead_len || p->pos < p->ready;
-        ssize_t w = 0, n;
-
         bool more = more_follows(p, c->readable);
+        ssize_t w = 0, n;
 
         if (!(pending && be->writable && write_held(c)))
             w = send_out(be->watch.fd, &be->writable, c->bhead,
