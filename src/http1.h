@@ -82,11 +82,13 @@ struct http1_request {
     const char *target;        /* request-target as sent */
     size_t target_len;
     int version_minor;         /* HTTP/1.<minor>: 0 or 1 */
-    struct http1_header headers[HTTP1_MAX_HEADERS];
     size_t num_headers;
     struct http1_message_info info;
     int error_status;          /* on HTTP1_ERROR: status to answer */
     const char *error;         /* on HTTP1_ERROR: static text, the cause */
+    /* Last, so that what a parse writes (the fields above and the first
+     * few headers) lies together: in the proxy's buffers, a page. */
+    struct http1_header headers[HTTP1_MAX_HEADERS];
 };
 
 struct http1_response {
@@ -94,10 +96,10 @@ struct http1_response {
     int status;                /* 100..999 */
     const char *reason;
     size_t reason_len;
-    struct http1_header headers[HTTP1_MAX_HEADERS];
     size_t num_headers;
     struct http1_message_info info;
     const char *error;         /* on HTTP1_ERROR: static text, the cause */
+    struct http1_header headers[HTTP1_MAX_HEADERS];     /* last: as above */
 };
 
 /*

@@ -621,17 +621,23 @@ static bool is_idempotent(const struct http1_request *r)
     return false;
 }
 
-static bool get_buffers(struct conn *c)
+/*
+ * A buffer is taken when it is first written, and all go back at the
+ * request's end (release_buffers); bhead goes back as soon as the
+ * request head is sent, and bin is taken only once the back end has
+ * something to read. A request waiting for its answer so holds only in
+ * and msg: at a thousand requests in flight that is most of them, and
+ * most of the memory.
+ */
+static bool take_buf(struct conn *c, char **buf)
 {
-    struct loop *l = c->worker->loop;
-
-    if (c->bin == NULL)
-        c->bin = loop_buf_get(l);
-    if (c->bhead == NULL)
-        c->bhead = loop_buf_get(l);
-    if (c->ohead == NULL)
-        c->ohead = loop_buf_get(l);
-    return c->bin != NULL && c->bhead != NULL && c->ohead != NULL;
+    if (*buf == NULL)
+        *buf = loop_buf_get(c->worker->loop);
+    if (*buf != NULL)
+        return true;
+    log_msg(LOG_LEVEL_ERR, "proxy", "out of memory for a buffer; the "
+            "request is answered 500");
+    return false;
 }
 
 static enum step connect_failed(struct conn *c, int err);
@@ -641,10 +647,8 @@ static enum step attempt_begin(struct conn *c, unsigned flags)
 {
     enum pool_result r;
 
-    if (!get_buffers(c)) {
-        log_msg(LOG_LEVEL_ERR, "proxy", "out of memory for buffers");
+    if (!take_buf(c, &c->bhead))
         return local_reply(c, 500, true);
-    }
     if (head_build_request(c) < 0) {
         log_msg(LOG_LEVEL_INFO, "proxy",
                 "request head too large once rewritten for %s",
@@ -827,6 +831,10 @@ static enum step pump_request(struct conn *c)
         }
         if (c->bhead_sent < c->bhead_len || p->pos < p->ready)
             return STEP_WAIT;
+        if (c->bhead != NULL) {     /* a retry builds the head anew */
+            loop_buf_put(c->worker->loop, c->bhead);
+            c->bhead = NULL;
+        }
         if (p->done && p->tunnel && p->eof && !p->shut) {
             /* The client's half-close, passed on once all it sent is
              * through; the other direction goes on until it closes. */
@@ -905,7 +913,8 @@ static bool failonstatus(const struct balancer *b, int status)
  * then wait for the final one. */
 static void response_interim(struct conn *c, size_t head_len)
 {
-    if (c->msg->req.version_minor >= 1 && head_build_interim(c) < 0)
+    if (c->msg->req.version_minor >= 1 &&
+        (!take_buf(c, &c->ohead) || head_build_interim(c) < 0))
         c->ohead_len = c->ohead_sent = 0;
     c->bin_len -= head_len;
     memmove(c->bin, c->bin + head_len, c->bin_len);
@@ -1076,6 +1085,10 @@ static enum step response_head(struct conn *c, size_t head_len)
      * a request), and the client is told so. */
     if (!c->reqp.done && !c->resp.tunnel)
         c->keep_alive = false;
+    if (!take_buf(c, &c->ohead)) {
+        drop_backend(c, false);
+        return local_reply(c, 500, true);
+    }
     if (head_build_response(c) < 0) {
         log_msg(LOG_LEVEL_ERR, "proxy", "%s: response head too large "
                 "once rewritten", c->member->name);
@@ -1155,6 +1168,12 @@ static enum step read_response_head(struct conn *c)
             }
         }
 
+        if (!be->readable)
+            return STEP_WAIT;
+        if (!take_buf(c, &c->bin)) {
+            drop_backend(c, false);
+            return local_reply(c, 500, true);
+        }
         w = read_some(be->watch.fd, &be->readable, be->rdhup,
                       c->bin + c->bin_len, LOOP_BUF_SIZE - c->bin_len);
         if (w == IO_BLOCKED)

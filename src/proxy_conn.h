@@ -9,9 +9,12 @@
  * it); its body streams through the rest of `in`, and what follows the
  * body (a pipelined request) stays there for later. The response head
  * likewise stays at the start of `bin`, the back end's input. The heads
- * we write go to `bhead` (to the back end) and `ohead` (to the client).
- * All four come from the loop's buffer free list and go back when the
- * connection is idle, so nothing is allocated per request.
+ * we write go to `bhead` (to the back end) and `ohead` (to the client),
+ * and the parsed heads to `msg`. All five come from the loop's buffer
+ * free list, so nothing is allocated per request. `in` and `msg` are
+ * taken when the client sends and go back when it is idle; the other
+ * three are taken when first written and go back when the request ends,
+ * bhead as soon as the request head is sent (proxy.c, take_buf).
  */
 #ifndef BALANCER_PROXY_CONN_H
 #define BALANCER_PROXY_CONN_H
