@@ -1,10 +1,13 @@
 /*
  * proxy.c - the client <-> back-end relay state machine.
  *
- * A client connection is in one of four states (proxy_conn.h). conn_run
+ * A client connection is in one of five states (proxy_conn.h). conn_run
  * calls the step function of the current state until one has to wait for
  * I/O; a step returns STEP_AGAIN when it changed the state, STEP_WAIT when
- * it is blocked, STEP_FREED when the connection is gone.
+ * it is blocked, STEP_FREED when the connection is gone. The first state,
+ * reading a request head and choosing what serves it, is in
+ * proxy_request.c; the reads, writes and body framing the pumps below
+ * make are in proxy_pump.c.
  *
  * While proxying (CONN_PROXY), two pumps run side by side: the request
  * pump writes the request head and streams the body from the client to
@@ -30,49 +33,28 @@
 #include "proxy.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "handler.h"
 #include "log.h"
-#include "mapping.h"
 #include "proxy_conn.h"
 #include "tls.h"
-#include "vhost.h"
-#include "target.h"
-
-enum step { STEP_WAIT, STEP_AGAIN, STEP_FREED };
 
 #define READ_EVENTS  (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
 #define WRITE_EVENTS (EPOLLOUT | EPOLLHUP | EPOLLERR)
-
-/* I/O results besides a byte count */
-#define IO_EOF     0
-#define IO_ERROR  (-1)
-#define IO_BLOCKED (-2)
-
-static int64_t wall_clock_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int64_t now_ms(const struct conn *c)
 {
     return loop_now(c->worker->loop);
 }
 
-static int io_timeout_ms(const struct conn *c)
+int conn_io_timeout_ms(const struct conn *c)
 {
     if (c->member != NULL && c->member->timeout_ms > 0)
         return c->member->timeout_ms;
@@ -85,12 +67,12 @@ static int connect_timeout_ms(const struct conn *c)
 {
     if (c->member != NULL && c->member->connect_timeout_ms > 0)
         return c->member->connect_timeout_ms;
-    return io_timeout_ms(c);
+    return conn_io_timeout_ms(c);
 }
 
 /* When the request head must be in (RequestReadTimeout header=, else
  * Timeout), counted from head_start_ms. */
-static int64_t head_deadline(const struct conn *c)
+int64_t conn_head_deadline(const struct conn *c)
 {
     const struct config *cf = c->config;
     int64_t d = limits_read_deadline(&cf->client.header, c->head_start_ms,
@@ -136,146 +118,16 @@ static int queue_timeout_ms(const struct conn *c)
 /* ---- reading and writing -------------------------------------------- */
 
 /*
- * Read into buf[0..space). A short read means the socket is drained for
- * now; unless the peer already closed, the next edge will say when more
- * comes, so the EAGAIN read is saved. Returns the byte count, IO_EOF,
- * IO_ERROR (errno set) or IO_BLOCKED.
- */
-static ssize_t read_some(int fd, bool *readable, bool rdhup, char *buf,
-                         size_t space)
-{
-    ssize_t n;
-
-    if (!*readable || space == 0)
-        return IO_BLOCKED;
-    do {
-        n = recv(fd, buf, space, 0);    /* socket calls skip the VFS
-                                           layer read/writev go through */
-    } while (n < 0 && errno == EINTR);
-
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            *readable = false;
-            return IO_BLOCKED;
-        }
-        return IO_ERROR;
-    }
-    if (n > 0 && (size_t)n < space && !rdhup)
-        *readable = false;
-    return n;
-}
-
-/*
- * Write the rest of a head and then the ready body bytes of pump p from
- * buf, in one writev. Returns the bytes written, 0 when blocked or there
- * is nothing to write, IO_ERROR with errno set.
- */
-static int out_pieces(struct iovec *iov, size_t *total, const char *head,
-                      size_t head_sent, size_t head_len, const char *buf,
-                      const struct pump *p)
-{
-    int n = 0;
-
-    *total = 0;
-    if (head_sent < head_len) {
-        iov[n].iov_base = (char *)head + head_sent;
-        iov[n].iov_len = head_len - head_sent;
-        *total += iov[n++].iov_len;
-    }
-    if (p != NULL && p->pos < p->ready) {
-        iov[n].iov_base = (char *)buf + p->pos;
-        iov[n].iov_len = p->ready - p->pos;
-        *total += iov[n++].iov_len;
-    }
-    return n;
-}
-
-/* w bytes of the pieces above were sent. */
-static void out_advance(size_t w, size_t *head_sent, size_t head_len,
-                        struct pump *p)
-{
-    size_t from_head = head_len - *head_sent;
-
-    if (w < from_head)
-        from_head = w;
-    *head_sent += from_head;
-    if (p != NULL) {
-        p->pos += w - from_head;
-        p->sent += w - from_head;
-    }
-}
-
-static ssize_t send_out(int fd, bool *writable, const char *head,
-                        size_t *head_sent, size_t head_len,
-                        const char *buf, struct pump *p, bool more)
-{
-    int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
-    struct iovec iov[2];
-    size_t total;
-    int n = out_pieces(iov, &total, head, *head_sent, head_len, buf, p);
-    ssize_t w;
-
-    if (n == 0 || !*writable)
-        return 0;
-
-    do {
-        if (n == 1) {
-            w = send(fd, iov[0].iov_base, iov[0].iov_len, flags);
-        } else {
-            struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-
-            w = sendmsg(fd, &msg, flags);
-        }
-    } while (w < 0 && errno == EINTR);
-    if (w < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            *writable = false;
-            return 0;
-        }
-        return IO_ERROR;
-    }
-
-    out_advance((size_t)w, head_sent, head_len, p);
-    if ((size_t)w < total)
-        *writable = false;      /* the socket buffer is full */
-    return w;
-}
-
-/*
  * The client side: through the connection's TLS session when it has
  * one (tls.h says how the flags then move), else the plain calls above;
- * the plain path pays one test of a pointer. Same results as read_some
- * and send_out (the head is always c->ohead).
+ * the plain path pays one test of a pointer. Same results as pump_read
+ * and pump_send (the head is always c->ohead).
  */
-static ssize_t client_read(struct conn *c, char *buf, size_t space)
+ssize_t conn_read(struct conn *c, char *buf, size_t space)
 {
     if (c->tls != NULL)
         return tls_read(c->tls, &c->readable, &c->writable, buf, space);
-    return read_some(c->watch.fd, &c->readable, c->rdhup, buf, space);
-}
-
-/*
- * MSG_MORE (TCP_CORK for one call) on a body write when the source has
- * just filled a whole read and the body goes on: the next write follows
- * at once, and the kernel sends the two as one segment instead of one
- * each (a 16 KiB write is one segment on loopback, and each segment
- * costs both ends a trip through TCP). When the source then has nothing
- * more for now, uncork sends what waits; a write without MSG_MORE (the
- * body's last) pushes it too.
- */
-static bool more_follows(const struct pump *p, bool source_readable)
-{
-    return source_readable && !p->done && !p->tunnel;
-}
-
-static void uncork(int fd, bool *corked)
-{
-    int one = 1;
-
-    if (!*corked)
-        return;
-    *corked = false;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return pump_read(c->watch.fd, &c->readable, c->rdhup, buf, space);
 }
 
 /* Hold c's write to the end of the batch (see the top); false while the
@@ -309,106 +161,18 @@ static ssize_t client_send(struct conn *c, const char *buf, struct pump *p,
                         (p != NULL && p->pos < p->ready)) && write_held(c))
         return 0;
     if (c->tls == NULL)
-        return send_out(c->watch.fd, &c->writable, c->ohead,
-                        &c->ohead_sent, c->ohead_len, buf, p, more);
+        return pump_send(c->watch.fd, &c->writable, c->ohead,
+                         &c->ohead_sent, c->ohead_len, buf, p, more);
 
-    n = out_pieces(iov, &total, c->ohead, c->ohead_sent, c->ohead_len,
-                   buf, p);
+    n = pump_pieces(iov, &total, c->ohead, c->ohead_sent, c->ohead_len,
+                    buf, p);
     if (n == 0 || !c->writable)
         return 0;
     w = tls_writev(c->tls, &c->readable, &c->writable, iov, n);
     if (w < 0)
         return IO_ERROR;
-    out_advance((size_t)w, &c->ohead_sent, c->ohead_len, p);
+    pump_advance((size_t)w, &c->ohead_sent, c->ohead_len, p);
     return w;
-}
-
-/* ---- pumps ----------------------------------------------------------- */
-
-static void pump_setup(struct pump *p, enum http1_body kind,
-                       uint64_t length, size_t head_len)
-{
-    memset(p, 0, sizeof(*p));
-    p->kind = kind;
-    p->remaining = length;
-    p->head_len = head_len;
-    p->pos = head_len;
-    p->ready = head_len;
-    p->done = kind == HTTP1_BODY_NONE ||
-              (kind == HTTP1_BODY_LENGTH && length == 0);
-}
-
-/* Chunked data of a response to a client that cannot take chunked:
- * strip the framing of buf[p->ready..*len) in place. */
-static int pump_decode(struct pump *p, char *buf, size_t *len,
-                       const char **error)
-{
-    size_t avail = *len - p->ready, data_len = 0, extra;
-    bool done = false;
-    ssize_t n = http1_chunked_decode(&p->chunked, buf + p->ready, avail,
-                                     &data_len, &done, error);
-
-    if (n < 0)
-        return -1;
-    extra = avail - (size_t)n;      /* bytes after the body's end */
-    memmove(buf + p->ready + data_len, buf + p->ready + n, extra);
-    *len = p->ready + data_len + extra;
-    p->ready += data_len;
-    p->done = done;
-    return 0;
-}
-
-/*
- * New bytes buf[p->ready..*len) arrived: find which belong to the body.
- * Those become ready to send; bytes after the body's end are left where
- * they are. Returns 0, or -1 on bad chunked framing (cause in *error).
- */
-static int pump_frame(struct pump *p, char *buf, size_t *len,
-                      const char **error)
-{
-    size_t avail = *len - p->ready;
-    bool done = false;
-    ssize_t n;
-
-    if (p->done || avail == 0)
-        return 0;
-
-    switch (p->kind) {
-    case HTTP1_BODY_NONE:
-        p->done = true;
-        return 0;
-    case HTTP1_BODY_LENGTH:
-        if (avail > p->remaining)
-            avail = (size_t)p->remaining;
-        p->ready += avail;
-        p->remaining -= avail;
-        p->done = p->remaining == 0;
-        return 0;
-    case HTTP1_BODY_CHUNKED:
-        if (p->decode)
-            return pump_decode(p, buf, len, error);
-        n = http1_chunked_scan(&p->chunked, buf + p->ready, avail, &done,
-                               error);
-        if (n < 0)
-            return -1;
-        p->ready += (size_t)n;
-        p->done = done;
-        return 0;
-    case HTTP1_BODY_UNTIL_CLOSE:
-        p->ready = *len;
-        return 0;
-    }
-    return 0;
-}
-
-/* All ready bytes were sent and the buffer is full: drop the sent body
- * bytes, keeping the head. Only called when pos == ready == len. */
-static void pump_compact(struct pump *p, size_t *len)
-{
-    if (p->pos > p->head_len)
-        p->discarded = true;
-    p->pos = p->ready = p->head_len;
-    *len = p->head_len;
 }
 
 /* ---- ends of a request ----------------------------------------------- */
@@ -485,14 +249,15 @@ static enum step request_end(struct conn *c)
     c->state = CONN_HEAD;
     c->head_started = rest > 0;
     c->head_start_ms = now_ms(c);
-    loop_timer_set(c->worker->loop, &c->timer, rest > 0 ? head_deadline(c) :
+    loop_timer_set(c->worker->loop, &c->timer,
+                   rest > 0 ? conn_head_deadline(c) :
                    now_ms(c) + c->config->client.keepalive_timeout_ms);
     return STEP_AGAIN;
 }
 
 /* Answer the current request ourselves with an error page. close: do
  * not keep the client connection afterwards. */
-static enum step local_reply(struct conn *c, int status, bool close)
+enum step conn_local_reply(struct conn *c, int status, bool close)
 {
     bool head_only;
 
@@ -515,22 +280,12 @@ static enum step local_reply(struct conn *c, int status, bool close)
     c->response_started = true;
     c->state = CONN_LOCAL;
     loop_timer_set(c->worker->loop, &c->timer,
-                   now_ms(c) + io_timeout_ms(c));
+                   now_ms(c) + conn_io_timeout_ms(c));
     return STEP_AGAIN;
 }
 
 /* A handler's body (c->local_body) follows the head, c->resp saying
  * how much of it is sent. */
-/* Redirect (mod_alias) of the connection's virtual host. */
-static enum step local_redirect(struct conn *c, const struct redirect *r)
-{
-    enum step s = local_reply(c, r->status, false);
-
-    if (s == STEP_AGAIN && r->url != NULL)
-        head_build_redirect(c, r);
-    return s;
-}
-
 static enum step step_local(struct conn *c)
 {
     struct pump *body = c->local_body != NULL ? &c->resp : NULL;
@@ -555,7 +310,7 @@ static enum step step_linger(struct conn *c)
     int i;
 
     for (i = 0; i < 64; i++) {
-        ssize_t n = client_read(c, scratch, sizeof(scratch));
+        ssize_t n = conn_read(c, scratch, sizeof(scratch));
 
         if (n == IO_BLOCKED)
             return STEP_WAIT;
@@ -579,9 +334,9 @@ static enum step step_handler(struct conn *c)
             log_msg(LOG_LEVEL_INFO, "handler", "%s: request body larger "
                     "than the %d byte buffer; answering 413",
                     c->location->handler, LOOP_BUF_SIZE);
-            return local_reply(c, 413, true);
+            return conn_local_reply(c, 413, true);
         }
-        n = client_read(c, c->in + c->in_len, LOOP_BUF_SIZE - c->in_len);
+        n = conn_read(c, c->in + c->in_len, LOOP_BUF_SIZE - c->in_len);
         if (n == IO_BLOCKED)
             return STEP_WAIT;
         if (n <= 0)
@@ -591,35 +346,20 @@ static enum step step_handler(struct conn *c)
         if (pump_frame(&c->reqp, c->in, &c->in_len, &error) < 0) {
             log_msg(LOG_LEVEL_INFO, "handler", "bad chunked request "
                     "body: %s", error);
-            return local_reply(c, 400, true);
+            return conn_local_reply(c, 400, true);
         }
     }
 
     if (handler_serve(c) < 0)
-        return local_reply(c, 500, true);
+        return conn_local_reply(c, 500, true);
     c->response_started = true;
     c->state = CONN_LOCAL;
     loop_timer_set(c->worker->loop, &c->timer,
-                   now_ms(c) + io_timeout_ms(c));
+                   now_ms(c) + conn_io_timeout_ms(c));
     return STEP_AGAIN;
 }
 
 /* ---- attempts on a member -------------------------------------------- */
-
-static bool is_idempotent(const struct http1_request *r)
-{
-    static const char *const methods[] = {
-        "GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-        if (strlen(methods[i]) == r->method_len &&
-            memcmp(methods[i], r->method, r->method_len) == 0)
-            return true;
-    }
-    return false;
-}
 
 /*
  * A buffer is taken when it is first written, and all go back at the
@@ -643,17 +383,17 @@ static bool take_buf(struct conn *c, char **buf)
 static enum step connect_failed(struct conn *c, int err);
 
 /* Send the request to c->member: a pooled connection or a new one. */
-static enum step attempt_begin(struct conn *c, unsigned flags)
+enum step conn_attempt(struct conn *c, unsigned flags)
 {
     enum pool_result r;
 
     if (!take_buf(c, &c->bhead))
-        return local_reply(c, 500, true);
+        return conn_local_reply(c, 500, true);
     if (head_build_request(c) < 0) {
         log_msg(LOG_LEVEL_INFO, "proxy",
                 "request head too large once rewritten for %s",
                 c->member->name);
-        return local_reply(c, 431, true);
+        return conn_local_reply(c, 431, true);
     }
     route_busy(c, true);
 
@@ -686,7 +426,7 @@ static enum step attempt_begin(struct conn *c, unsigned flags)
         return connect_failed(c, errno);
     case POOL_REUSED:
         c->be_reused = true;
-        proxy_timer_set(c, now_ms(c) + io_timeout_ms(c));
+        proxy_timer_set(c, now_ms(c) + conn_io_timeout_ms(c));
         break;
     case POOL_CONNECTING:
         c->be_reused = false;
@@ -711,8 +451,8 @@ static enum step connect_failed(struct conn *c, int err)
 
     status = route_retry(c, cause);
     if (status != 0)
-        return local_reply(c, status, false);
-    return attempt_begin(c, 0);
+        return conn_local_reply(c, status, false);
+    return conn_attempt(c, 0);
 }
 
 /*
@@ -731,8 +471,8 @@ static enum step retry_elsewhere(struct conn *c, const char *what,
     route_busy(c, false);
     status = route_retry(c, text);
     if (status != 0)
-        return local_reply(c, status, true);
-    return attempt_begin(c, 0);
+        return conn_local_reply(c, status, true);
+    return conn_attempt(c, 0);
 }
 
 /*
@@ -756,7 +496,7 @@ static enum step backend_failed(struct conn *c, const char *what, int err)
                 "sending the request again on a new connection",
                 c->member->name, what, cause);
         drop_backend(c, false);
-        return attempt_begin(c, POOL_FRESH);
+        return conn_attempt(c, POOL_FRESH);
     }
 
     drop_backend(c, false);
@@ -771,7 +511,7 @@ static enum step backend_failed(struct conn *c, const char *what, int err)
     }
     log_msg(LOG_LEVEL_ERR, "proxy", "%s: %s: %s; answering 502",
             c->member->name, what, cause);
-    return local_reply(c, 502, true);
+    return conn_local_reply(c, 502, true);
 }
 
 /* ---- request pump: client -> back end -------------------------------- */
@@ -800,12 +540,12 @@ static enum step pump_request(struct conn *c)
         return STEP_WAIT;           /* the response goes on alone */
     for (;;) {
         bool pending = c->bhead_sent < c->bhead_len || p->pos < p->ready;
-        bool more = more_follows(p, c->readable);
+        bool more = pump_more_follows(p, c->readable);
         ssize_t w = 0, n;
 
         if (!(pending && be->writable && write_held(c)))
-            w = send_out(be->watch.fd, &be->writable, c->bhead,
-                         &c->bhead_sent, c->bhead_len, c->in, p, more);
+            w = pump_send(be->watch.fd, &be->writable, c->bhead,
+                          &c->bhead_sent, c->bhead_len, c->in, p, more);
         if (w > 0)
             c->be_corked = more;
 
@@ -846,9 +586,9 @@ static enum step pump_request(struct conn *c)
 
         if (c->in_len == LOOP_BUF_SIZE)
             pump_compact(p, &c->in_len);
-        n = client_read(c, c->in + c->in_len, LOOP_BUF_SIZE - c->in_len);
+        n = conn_read(c, c->in + c->in_len, LOOP_BUF_SIZE - c->in_len);
         if (n == IO_BLOCKED) {
-            uncork(be->watch.fd, &c->be_corked);
+            pump_uncork(be->watch.fd, &c->be_corked);
             return STEP_WAIT;
         }
         if (n <= 0 && p->tunnel) {
@@ -857,7 +597,7 @@ static enum step pump_request(struct conn *c)
         }
         if (n == 0 && !c->response_started) {
             /* Apache answers 400 too; the back end's connection, with
-             * a request cut short on it, is closed (local_reply). */
+             * a request cut short on it, is closed (conn_local_reply). */
             if (p->kind == HTTP1_BODY_LENGTH)
                 log_msg(LOG_LEVEL_INFO, "proxy", "client ended its request "
                         "body early (%llu of its %llu bytes came; to %s); "
@@ -869,7 +609,7 @@ static enum step pump_request(struct conn *c)
                 log_msg(LOG_LEVEL_INFO, "proxy", "client ended its chunked "
                         "request body early (to %s); answering 400",
                         c->member->name);
-            return local_reply(c, 400, true);
+            return conn_local_reply(c, 400, true);
         }
         if (n <= 0) {
             log_msg(LOG_LEVEL_INFO, "proxy",
@@ -886,12 +626,12 @@ static enum step pump_request(struct conn *c)
                     "bad chunked request body: %s", error);
             if (c->response_started)
                 return conn_abort(c);
-            return local_reply(c, 400, true);
+            return conn_local_reply(c, 400, true);
         }
         if (body_over_limit(c)) {
             if (c->response_started)
                 return conn_abort(c);
-            return local_reply(c, 413, true);
+            return conn_local_reply(c, 413, true);
         }
     }
 }
@@ -1071,13 +811,13 @@ static enum step response_head(struct conn *c, size_t head_len)
     }
     if (c->msg->res.status == 101 && response_upgrade(c) < 0) {
         drop_backend(c, false);
-        return local_reply(c, 502, true);
+        return conn_local_reply(c, 502, true);
     }
     if (pump_frame(&c->resp, c->bin, &c->bin_len, &error) < 0) {
         log_msg(LOG_LEVEL_ERR, "proxy", "%s: bad chunked response "
                 "body: %s", c->member->name, error);
         drop_backend(c, false);
-        return local_reply(c, 502, true);
+        return conn_local_reply(c, 502, true);
     }
 
     /* A final response before the request body is all in: the client
@@ -1087,17 +827,17 @@ static enum step response_head(struct conn *c, size_t head_len)
         c->keep_alive = false;
     if (!take_buf(c, &c->ohead)) {
         drop_backend(c, false);
-        return local_reply(c, 500, true);
+        return conn_local_reply(c, 500, true);
     }
     if (head_build_response(c) < 0) {
         log_msg(LOG_LEVEL_ERR, "proxy", "%s: response head too large "
                 "once rewritten", c->member->name);
         drop_backend(c, false);
-        return local_reply(c, 502, true);
+        return conn_local_reply(c, 502, true);
     }
     if (encode_chunk(c) < 0) {
         drop_backend(c, false);
-        return local_reply(c, 502, true);
+        return conn_local_reply(c, 502, true);
     }
     c->status = c->msg->res.status;
     c->response_started = true;
@@ -1140,7 +880,7 @@ static enum step read_response_head(struct conn *c)
                                 c->msg->res.error ? c->msg->res.error
                                                   : "?");
                 drop_backend(c, false);
-                return local_reply(c, 502, true);
+                return conn_local_reply(c, 502, true);
             }
             if (n > 0 && response_framing_ambiguous(&c->msg->res)) {
                 log_msg_limited(&c->member->log_stamp, LOG_LEVEL_ERR,
@@ -1149,7 +889,7 @@ static enum step read_response_head(struct conn *c)
                                 " answering 502 (logged at most once a "
                                 "second)", c->member->name);
                 drop_backend(c, false);
-                return local_reply(c, 502, true);
+                return conn_local_reply(c, 502, true);
             }
             if (n > 0 && c->msg->res.status >= 100 &&
                 c->msg->res.status < 200 && c->msg->res.status != 101) {
@@ -1164,7 +904,7 @@ static enum step read_response_head(struct conn *c)
                                 "bytes; answering 502 (logged at most once "
                                 "a second)", c->member->name, LOOP_BUF_SIZE);
                 drop_backend(c, false);
-                return local_reply(c, 502, true);
+                return conn_local_reply(c, 502, true);
             }
         }
 
@@ -1172,9 +912,9 @@ static enum step read_response_head(struct conn *c)
             return STEP_WAIT;
         if (!take_buf(c, &c->bin)) {
             drop_backend(c, false);
-            return local_reply(c, 500, true);
+            return conn_local_reply(c, 500, true);
         }
-        w = read_some(be->watch.fd, &be->readable, be->rdhup,
+        w = pump_read(be->watch.fd, &be->readable, be->rdhup,
                       c->bin + c->bin_len, LOOP_BUF_SIZE - c->bin_len);
         if (w == IO_BLOCKED)
             return STEP_WAIT;
@@ -1221,7 +961,7 @@ static enum step pump_response(struct conn *c)
 
     for (;;) {
         struct backend_conn *be = c->be;
-        bool more = c->tls == NULL && more_follows(p, be->readable);
+        bool more = c->tls == NULL && pump_more_follows(p, be->readable);
         ssize_t w = client_send(c, c->bin, p, more);
         ssize_t n;
 
@@ -1256,10 +996,10 @@ static enum step pump_response(struct conn *c)
 
         if (c->bin_len == LOOP_BUF_SIZE)
             pump_compact(p, &c->bin_len);
-        n = read_some(be->watch.fd, &be->readable, be->rdhup,
+        n = pump_read(be->watch.fd, &be->readable, be->rdhup,
                       c->bin + c->bin_len, LOOP_BUF_SIZE - c->bin_len);
         if (n == IO_BLOCKED) {
-            uncork(c->watch.fd, &c->client_corked);
+            pump_uncork(c->watch.fd, &c->client_corked);
             return STEP_WAIT;
         }
         if (n < 0 && p->encode)     /* a reset: the client must see the
@@ -1305,340 +1045,13 @@ static enum step step_proxy(struct conn *c)
         if (err != 0)
             return connect_failed(c, err);
         c->last_progress_ms = now_ms(c);
-        proxy_timer_set(c, now_ms(c) + io_timeout_ms(c));
+        proxy_timer_set(c, now_ms(c) + conn_io_timeout_ms(c));
     }
 
     r = pump_request(c);
     if (r != STEP_WAIT)
         return r;
     return pump_response(c);
-}
-
-/* ---- request heads --------------------------------------------------- */
-
-/*
- * The balancer's timeout= (Apache: the most time to wait for a free
- * worker): no member is usable now, so the request waits, polling every
- * ROUTE_POLL_MS without blocking the loop, for one to become usable.
- */
-#define ROUTE_POLL_MS 100
-
-static enum step route_wait(struct conn *c)
-{
-    int64_t now = now_ms(c), next;
-
-    if (c->route_deadline_ms == 0) {
-        c->route_deadline_ms = now + c->pass->balancer->timeout_ms;
-        log_msg(LOG_LEVEL_INFO, "proxy_balancer", "%s: no usable member; "
-                "the request waits up to %d ms (timeout=)",
-                c->pass->balancer->name, c->pass->balancer->timeout_ms);
-    }
-    c->state = CONN_PROXY;
-    c->be = NULL;
-    next = now + ROUTE_POLL_MS;
-    if (next > c->route_deadline_ms)
-        next = c->route_deadline_ms;
-    loop_timer_set(c->worker->loop, &c->timer, next);
-    return STEP_WAIT;
-}
-
-/* The poll of route_wait: a member is usable, or the time is up. */
-static enum step route_poll(struct conn *c)
-{
-    struct balancer *b = c->pass->balancer;
-    int status;
-
-    if (balancer_count_usable(b, balancer_now_ms()) == 0) {
-        if (now_ms(c) < c->route_deadline_ms)
-            return route_wait(c);
-        c->balancer = b;
-        log_msg(LOG_LEVEL_ERR, "proxy_balancer", "%s: no member became "
-                "usable within timeout=%d ms; answering 503", b->name,
-                b->timeout_ms);
-        return local_reply(c, 503, false);
-    }
-    c->route_deadline_ms = 0;
-    status = route_choose(c);
-    if (status != 0)
-        return local_reply(c, status, false);
-    return attempt_begin(c, 0);
-}
-
-/* KeepAlive and MaxKeepAliveRequests (0: unlimited). */
-static bool keep_alive_allowed(const struct conn *c)
-{
-    const struct client_limits *cl = &c->config->client;
-
-    if (!cl->keepalive || c->listener_gone)
-        return false;
-    return cl->max_keepalive_requests == 0 ||
-           c->requests < (uint32_t)cl->max_keepalive_requests;
-}
-
-/*
- * Absolute-form to origin-form and dot segments removed, in place in the
- * head (target.h). For absolute-form the target's authority replaces the
- * Host field's value, as RFC 9112 3.2.2 says a server must.
- */
-static int normalize_target(struct conn *c, const char **error)
-{
-    struct http1_request *r = &c->msg->req;
-    char *t = (char *)r->target;
-    size_t len = r->target_len, start, alen, i;
-    const char *auth;
-
-    if (target_normalize(t, &len, &start, &auth, &alen, error) < 0)
-        return -1;
-    r->target = t + start;
-    r->target_len = len;
-    if (auth == NULL)
-        return 0;
-    for (i = 0; i < r->num_headers; i++) {
-        struct http1_header *h = &r->headers[i];
-
-        if (h->name_len == 4 && strncasecmp(h->name, "Host", 4) == 0) {
-            h->value = auth;
-            h->value_len = alen;
-        }
-    }
-    return 0;
-}
-
-/* The request asks to switch to websocket (among others, maybe). */
-static bool upgrade_allowed(const struct http1_request *r)
-{
-    const struct http1_header *up =
-        http1_find_header(r->headers, r->num_headers, "Upgrade");
-
-    return up != NULL &&
-           http1_list_has_token(up->value, up->value_len, "websocket");
-}
-
-/* OPTIONS * (200) and CONNECT (405), answered here (proxy_head.c). */
-static enum step local_allow(struct conn *c, int status)
-{
-    enum step s;
-
-    if (status == 405)
-        log_msg(LOG_LEVEL_INFO, "proxy", "CONNECT %.*s: not a forward "
-                "proxy; answering 405", (int)c->msg->req.target_len,
-                c->msg->req.target);
-    s = local_reply(c, status, status == 405);
-    if (s == STEP_AGAIN)
-        head_build_allow(c, status);
-    return s;
-}
-
-static enum step request_begin(struct conn *c, size_t head_len)
-{
-    const struct config *cf = c->config;
-    const struct http1_request *r = &c->msg->req;
-    const char *error = NULL;
-    size_t path_len;
-    int status;
-
-    c->requests++;
-    c->req_valid = true;
-    c->head_started = false;
-    c->status = 0;
-    c->local_body_len = 0;
-    c->response_started = false;
-    c->bytes_sent = 0;
-    c->bytes_received = head_len;
-    c->pass = NULL;
-    c->location = NULL;
-    c->balancer = NULL;
-    c->member = NULL;
-    c->route_member = NULL;
-    c->failover_from = NULL;
-    c->has_sticky = false;
-    memset(&c->sticky, 0, sizeof(c->sticky));
-    c->decision = PICK_NONE;
-    c->attempts = 0;
-    c->ntried = 0;
-    c->res_parsed = false;
-    c->start_us = wall_clock_us();
-    c->start_ms = now_ms(c);
-    c->keep_alive = r->info.keep_alive && !c->worker->stopping &&
-                    keep_alive_allowed(c);
-    c->idempotent = is_idempotent(r);
-    c->body_start_ms = c->start_ms;
-
-    pump_setup(&c->reqp, r->info.body, r->info.content_length, head_len);
-    if (r->info.upgrade && !upgrade_allowed(r)) {
-        /* Apache 2.4.47+ tunnels only the protocols upgrade= names
-         * (websocket here): the request goes on without its Upgrade. */
-        log_msg(LOG_LEVEL_DEBUG, "proxy", "Upgrade other than websocket "
-                "dropped from the request");
-        c->msg->req.info.upgrade = false;
-    }
-    /* LimitRequestFields counts trailer fields too (responses: 100) */
-    c->reqp.chunked.max_trailers = (unsigned)cf->limits.max_fields;
-    if (r->info.body == HTTP1_BODY_LENGTH && cf->client.max_body > 0 &&
-        r->info.content_length > cf->client.max_body) {
-        log_msg(LOG_LEVEL_INFO, "proxy", "Content-Length %llu is over "
-                "LimitRequestBody %llu; answering 413",
-                (unsigned long long)r->info.content_length,
-                (unsigned long long)cf->client.max_body);
-        return local_reply(c, 413, true);
-    }
-    if (r->method_len == 7 && memcmp(r->method, "CONNECT", 7) == 0)
-        return local_allow(c, 405);
-    if (r->target_len == 1 && r->target[0] == '*')
-        return local_allow(c, 200);         /* OPTIONS * (http1.c) */
-    if (normalize_target(c, &error) < 0) {
-        log_msg(LOG_LEVEL_INFO, "proxy", "bad request target: %s", error);
-        return local_reply(c, 400, true);
-    }
-    for (path_len = 0; path_len < r->target_len; path_len++) {
-        if (r->target[path_len] == '?' || r->target[path_len] == '#')
-            break;
-    }
-    c->pass = mapping_find(cf, r->target, path_len);
-    if (c->pass == NULL && cf->nlocations > 0)
-        c->location = handler_location(cf, r->target, path_len);
-    c->reqp.decode = c->location != NULL;   /* a handler reads it whole */
-
-    if (pump_frame(&c->reqp, c->in, &c->in_len, &error) < 0) {
-        log_msg(LOG_LEVEL_INFO, "proxy", "bad chunked request body: %s",
-                error);
-        return local_reply(c, 400, true);
-    }
-    if (r->version_minor >= 1 &&
-        http1_find_header(r->headers, r->num_headers, "Host") == NULL) {
-        log_msg(LOG_LEVEL_INFO, "proxy", "HTTP/1.1 request without Host");
-        return local_reply(c, 400, true);
-    }
-    if (c->vhost != NULL && c->vhost->nredirects > 0) {
-        const struct redirect *rd = vhost_find_redirect(c->vhost, r->target,
-                                                        path_len);
-
-        if (rd != NULL)
-            return local_redirect(c, rd);
-    }
-
-    if (cf->nlocations > 0 && !handler_allowed(cf, r->target, path_len,
-                                               c->client_ip, c->watch.fd)) {
-        log_msg(LOG_LEVEL_INFO, "proxy", "%.*s: client denied by the "
-                "Require rules of its <Location>; answering 403",
-                (int)path_len, r->target);
-        return local_reply(c, 403, false);
-    }
-    if (c->location != NULL) {
-        /* The body is read here: a client waiting for 100 Continue
-         * gets it (a best-effort write of 25 bytes on an idle socket). */
-        if (!c->reqp.done && r->info.expect_continue)
-            (void)!send(c->watch.fd, "HTTP/1.1 100 Continue\r\n\r\n", 25,
-                        MSG_NOSIGNAL | MSG_DONTWAIT);
-        c->state = CONN_HANDLER;
-        loop_timer_set(c->worker->loop, &c->timer,
-                       now_ms(c) + io_timeout_ms(c));
-        return STEP_AGAIN;
-    }
-    if (c->pass == NULL) {
-        log_msg(LOG_LEVEL_INFO, "proxy", "no ProxyPass for %.*s",
-                (int)path_len, r->target);
-        return local_reply(c, 404, false);
-    }
-
-    c->route_deadline_ms = 0;
-    if (c->pass->balancer->timeout_ms > 0 &&
-        balancer_count_usable(c->pass->balancer, balancer_now_ms()) == 0)
-        return route_wait(c);
-    status = route_choose(c);
-    if (status != 0)
-        return local_reply(c, status, false);
-    return attempt_begin(c, 0);
-}
-
-static enum step head_error(struct conn *c, int status, const char *cause)
-{
-    log_msg(LOG_LEVEL_INFO, "proxy", "bad request head: %s; answering %d",
-            cause, status);
-    c->req_valid = false;
-    memset(&c->reqp, 0, sizeof(c->reqp));
-    c->requests++;
-    c->start_us = wall_clock_us();
-    c->start_ms = now_ms(c);
-    c->bytes_received = c->in_len;
-    c->bytes_sent = 0;
-    c->member = NULL;
-    c->balancer = NULL;
-    return local_reply(c, status, true);
-}
-
-static enum step step_head(struct conn *c)
-{
-    const struct config *cf;
-    ssize_t n;
-
-    conn_gen_refresh(c);    /* a reload: new requests take the new one */
-    cf = c->config;
-
-    if (c->in_len > 0) {
-        int h = http1_parse_request(c->in, c->in_len, &cf->limits,
-                                    &c->msg->req);
-
-        if (h > 0)
-            return request_begin(c, (size_t)h);
-        if (h == HTTP1_ERROR) {
-            const struct http1_request *r = &c->msg->req;
-
-            return head_error(c, r->error_status ? r->error_status : 400,
-                              r->error ? r->error : "malformed");
-        }
-        if (c->in_len == LOOP_BUF_SIZE) {
-            bool line_done = memchr(c->in, '\n', c->in_len) != NULL;
-
-            return head_error(c, line_done ? 431 : 414,
-                              "request head larger than the buffer");
-        }
-    }
-
-    if (c->worker->stopping && c->in_len == 0) {
-        conn_free(c);
-        return STEP_FREED;
-    }
-    if (!c->readable) {
-        if (c->in_len == 0) {
-            loop_buf_put(c->worker->loop, c->in);
-            loop_buf_put(c->worker->loop, (char *)c->msg);
-            c->in = NULL;
-            c->msg = NULL;
-        }
-        return STEP_WAIT;
-    }
-    if (c->in == NULL)
-        c->in = loop_buf_get(c->worker->loop);
-    if (c->msg == NULL)
-        c->msg = (struct conn_msgs *)loop_buf_get(c->worker->loop);
-    if (c->in == NULL || c->msg == NULL) {
-        conn_free(c);
-        return STEP_FREED;
-    }
-
-    n = client_read(c, c->in + c->in_len, LOOP_BUF_SIZE - c->in_len);
-    if (n == IO_BLOCKED)
-        return STEP_WAIT;
-    if (n <= 0) {
-        conn_free(c);       /* closed between requests, or mid-head */
-        return STEP_FREED;
-    }
-    if (!c->head_started) {
-        /* The first request's time counts from the accept (Apache's
-         * header= timeout does too); a later one's from its first byte,
-         * KeepAliveTimeout ruling before. */
-        c->head_started = true;
-        if (c->requests > 0)
-            c->head_start_ms = now_ms(c);
-        c->in_len += (size_t)n;
-        loop_timer_set(c->worker->loop, &c->timer, head_deadline(c));
-        return STEP_AGAIN;
-    }
-    c->in_len += (size_t)n;
-    if (c->config->client.header.min_rate > 0)
-        loop_timer_set(c->worker->loop, &c->timer, head_deadline(c));
-    return STEP_AGAIN;
 }
 
 /* ---- events and timers ----------------------------------------------- */
@@ -1651,7 +1064,7 @@ void conn_run(struct conn *c)
     do {
         switch (c->state) {
         case CONN_HEAD:
-            r = step_head(c);
+            r = conn_step_head(c);
             break;
         case CONN_PROXY:
             r = step_proxy(c);
@@ -1697,25 +1110,25 @@ void conn_on_backend_event(void *owner, struct backend_conn *b,
 /* The back end gave no sign of life within its timeout. */
 static enum step proxy_timeout(struct conn *c)
 {
-    int64_t deadline = c->last_progress_ms + io_timeout_ms(c);
+    int64_t deadline = c->last_progress_ms + conn_io_timeout_ms(c);
     int64_t body = body_deadline(c);
 
     if (c->route_deadline_ms != 0)
-        return route_poll(c);
+        return conn_route_poll(c);
     if (body != 0 && body <= now_ms(c) && c->reqp.pos == c->reqp.ready) {
         log_msg(LOG_LEVEL_INFO, "proxy", "request body not received in "
                 "time (RequestReadTimeout body=); answering 408");
         pool_cancel_wait(c->pool, &c->waiter);
         if (c->response_started)
             return conn_abort(c);
-        return local_reply(c, 408, true);
+        return conn_local_reply(c, 408, true);
     }
     if (c->waiter.queued) {
         pool_cancel_wait(c->pool, &c->waiter);
         log_msg(LOG_LEVEL_WARN, "proxy", "%s: no connection free under "
                 "its max=%d within %d ms; answering 503", c->member->name,
                 c->member->max_conns, queue_timeout_ms(c));
-        return local_reply(c, 503, false);
+        return conn_local_reply(c, 503, false);
     }
     if (c->be != NULL && c->be->connecting)
         return connect_failed(c, ETIMEDOUT);
@@ -1725,7 +1138,7 @@ static enum step proxy_timeout(struct conn *c)
     }
     if (c->reqp.tunnel) {
         log_msg(LOG_LEVEL_DEBUG, "proxy", "%s: tunnel idle for %d ms; "
-                "closed", c->member->name, io_timeout_ms(c));
+                "closed", c->member->name, conn_io_timeout_ms(c));
         route_busy(c, false);
         return conn_abort(c);
     }
@@ -1734,12 +1147,12 @@ static enum step proxy_timeout(struct conn *c)
     if (c->response_started) {
         log_msg(LOG_LEVEL_ERR, "proxy", "%s: no data for %d ms in the "
                 "middle of a response; closing the client connection",
-                c->member->name, io_timeout_ms(c));
+                c->member->name, conn_io_timeout_ms(c));
         return conn_abort(c);
     }
     log_msg(LOG_LEVEL_ERR, "proxy", "%s: no response within %d ms; "
-            "answering 504", c->member->name, io_timeout_ms(c));
-    return local_reply(c, 504, true);
+            "answering 504", c->member->name, conn_io_timeout_ms(c));
+    return conn_local_reply(c, 504, true);
 }
 
 static void on_timer(struct loop *l, struct loop_timer *t)
@@ -1755,14 +1168,14 @@ static void on_timer(struct loop *l, struct loop_timer *t)
             conn_free(c);
             r = STEP_FREED;
         } else {
-            r = head_error(c, 408, "request head not received in time");
+            r = conn_head_error(c, 408, "request head not received in time");
         }
         break;
     case CONN_PROXY:
         r = proxy_timeout(c);
         break;
     case CONN_HANDLER:
-        r = local_reply(c, 408, true);
+        r = conn_local_reply(c, 408, true);
         break;
     case CONN_LOCAL:
     case CONN_LINGER:
@@ -1781,7 +1194,7 @@ void conn_start(struct conn *c)
     c->timer.on_expire = on_timer;
     c->state = CONN_HEAD;
     c->head_start_ms = now_ms(c);
-    loop_timer_set(c->worker->loop, &c->timer, head_deadline(c));
+    loop_timer_set(c->worker->loop, &c->timer, conn_head_deadline(c));
 }
 
 void conn_on_pool_free(void *owner)
@@ -1822,7 +1235,7 @@ void conn_run_ready(struct proxy_worker *w)
         if (c->state != CONN_PROXY || c->be != NULL)
             continue;
         log_set_client(c->client_text);
-        r = attempt_begin(c, 0);
+        r = conn_attempt(c, 0);
         log_set_client(NULL);
         if (r == STEP_AGAIN)
             conn_run(c);

@@ -1,8 +1,9 @@
 /*
  * proxy_conn.h - internal to the proxy: a worker, a client connection and
  * the request it is relaying. Shared by proxy.c (the state machine),
- * proxy_worker.c (accept, shutdown), proxy_head.c (heads we write) and
- * proxy_route.c (member choice, access log).
+ * proxy_request.c (request heads), proxy_pump.c (bytes and body
+ * framing), proxy_worker.c (accept, shutdown), proxy_head.c (heads we
+ * write) and proxy_route.c (member choice, access log).
  *
  * Buffers. A client connection reads into `in`. A request head stays at
  * the start of `in` while it is served (the parsed request points into
@@ -23,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "balancer.h"
 #include "config.h"
@@ -206,6 +208,16 @@ struct conn {
     uint64_t bytes_received;        /* from the client, this request */
 };
 
+/* What a step of the state machine did: STEP_WAIT, it is blocked on
+ * I/O or a timer; STEP_AGAIN, it changed the state and the next step
+ * runs; STEP_FREED, the connection is gone. */
+enum step { STEP_WAIT, STEP_AGAIN, STEP_FREED };
+
+/* I/O results besides a byte count */
+#define IO_EOF     0
+#define IO_ERROR  (-1)
+#define IO_BLOCKED (-2)
+
 /* ---- proxy.c --------------------------------------------------------- */
 
 /* Start serving a new accepted connection (state CONN_HEAD). */
@@ -230,6 +242,91 @@ void conn_flush_held(struct proxy_worker *w);
 /* At shutdown: close c if it is idle between requests (returns true);
  * a request head being received gets a second more. */
 bool conn_close_if_idle(struct conn *c);
+
+/* Answer c's current request with an error page of status (our own, no
+ * member's); close: the client connection closes after it. Drops the
+ * back end, if any, unused. STEP_AGAIN, or STEP_FREED when no buffer
+ * could be had for the head. */
+enum step conn_local_reply(struct conn *c, int status, bool close);
+
+/* Send c's request to c->member (route_choose set it): on a pooled
+ * connection, a new one, or queued while the member is at max=. flags
+ * are pool_acquire's. Returns as a step does. */
+enum step conn_attempt(struct conn *c, unsigned flags);
+
+/* Read from the client (through TLS when it has it) into buf: the byte
+ * count, IO_EOF, IO_ERROR or IO_BLOCKED, as pump_read. */
+ssize_t conn_read(struct conn *c, char *buf, size_t space);
+
+/* The time a back end has to answer or go on (ProxyTimeout, timeout= of
+ * the member), in ms. */
+int conn_io_timeout_ms(const struct conn *c);
+
+/* When the request head must be in (RequestReadTimeout header=, else
+ * Timeout), counted from c->head_start_ms. */
+int64_t conn_head_deadline(const struct conn *c);
+
+/* ---- proxy_request.c ------------------------------------------------- */
+
+/* CONN_HEAD: read and parse a request head, then begin serving it
+ * (local answer, handler, or an attempt on a member). A step. */
+enum step conn_step_head(struct conn *c);
+
+/* A request head that cannot be served (malformed, too large, too
+ * slow): log cause, answer status and close. A step. */
+enum step conn_head_error(struct conn *c, int status, const char *cause);
+
+/* The request waits for a usable member (the balancer's timeout=); its
+ * timer fired: try again, or answer 503 once the time is up. A step. */
+enum step conn_route_poll(struct conn *c);
+
+/* ---- proxy_pump.c ---------------------------------------------------- */
+
+/*
+ * Read into buf[0..space) from fd. readable is the edge-triggered
+ * readiness flag: cleared when the socket is drained. Returns the byte
+ * count, IO_EOF, IO_ERROR (errno set) or IO_BLOCKED.
+ */
+ssize_t pump_read(int fd, bool *readable, bool rdhup, char *buf,
+                  size_t space);
+
+/*
+ * Write the rest of a head (head[*head_sent..head_len)) and then the
+ * ready body bytes of p (may be NULL) from buf, in one call; more: with
+ * MSG_MORE. Returns the bytes written, 0 when blocked or there is
+ * nothing to write, IO_ERROR with errno set; advances *head_sent and p.
+ */
+ssize_t pump_send(int fd, bool *writable, const char *head,
+                  size_t *head_sent, size_t head_len, const char *buf,
+                  struct pump *p, bool more);
+
+/* The pieces pump_send writes, as iov[0..return) of *total bytes, for a
+ * writer of its own (TLS); pump_advance records that w were written. */
+int pump_pieces(struct iovec *iov, size_t *total, const char *head,
+                size_t head_sent, size_t head_len, const char *buf,
+                const struct pump *p);
+void pump_advance(size_t w, size_t *head_sent, size_t head_len,
+                  struct pump *p);
+
+/* A body write may take MSG_MORE: the source has more right now. */
+bool pump_more_follows(const struct pump *p, bool source_readable);
+
+/* Send what MSG_MORE held back on fd, when *corked; clears it. */
+void pump_uncork(int fd, bool *corked);
+
+/* Start p for a body of kind (length: its Content-Length) after a head
+ * of head_len bytes at the buffer's start. */
+void pump_setup(struct pump *p, enum http1_body kind, uint64_t length,
+                size_t head_len);
+
+/* New bytes buf[p->ready..*len) arrived: those of the body become
+ * ready, bytes after its end stay. 0, or -1 on bad chunked framing
+ * (cause in *error). Decoding (p->decode) may shorten *len. */
+int pump_frame(struct pump *p, char *buf, size_t *len, const char **error);
+
+/* All ready bytes were sent and the buffer is full: drop the sent body
+ * bytes, keeping the head. Only when pos == ready == *len. */
+void pump_compact(struct pump *p, size_t *len);
 
 /* ---- proxy_worker.c -------------------------------------------------- */
 

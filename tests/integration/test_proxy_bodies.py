@@ -160,7 +160,7 @@ def test_body_bytes_not_held_while_the_back_end_pauses(balancer):
     """Body writes go out with MSG_MORE while the back end's socket had a
     whole buffer's worth more; when it then has nothing (the back end
     pauses in the middle of its body), what was written must reach the
-    client at once, not when the rest comes (src/proxy.c uncork)."""
+    client at once, not when the rest comes (src/proxy_pump.c pump_uncork)."""
     rest = b"b" * 5000
     # The proxy keeps the response head at the front of its 16 KiB
     # buffer and reads the body into the rest: a body part of whole
