@@ -185,6 +185,8 @@ static void release_buffers(struct conn *c)
     loop_buf_put(l, c->bhead);
     loop_buf_put(l, c->ohead);
     c->bin = c->bhead = c->ohead = NULL;
+    c->res_parsed = false;      /* res points into bin: a later access
+                                   log line (a bad head) must not read it */
     free(c->local_body);
     c->local_body = NULL;
 }
