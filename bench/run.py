@@ -29,9 +29,9 @@ The report (ratios against HAProxy from the same run) goes to
 OUT/report.md and, unless DOC is empty, to docs/performance.md; raw figures
 to OUT/results.json. Environment knobs: DURATION (s per run, default 10,
 at most 30), WARMUP (1), WORKERS (1), WRK_THREADS (2), CASES, TARGETS,
-IDLE_CONNS (10000), APACHE_SERVERS (16), ROUNDS (3: runs of ka64 and
-ka1000 for balancer, HAProxy and nginx, medians reported), EXTRAS ("scale syscalls allocs
-profile callsplit"), BALANCER (build/balancer), OUT (bench/results/<UTC stamp>),
+IDLE_CONNS (10000), APACHE_SERVERS (16), ROUNDS (3: runs of ka64, ka1000
+and sticky for balancer, HAProxy and nginx, medians reported), EXTRAS
+("scale syscalls allocs profile callsplit"), BALANCER (build/balancer), OUT (bench/results/<UTC stamp>),
 DOC (docs/performance.md), BENCH_SOURCE (the commit, for a tree that is
 no git checkout).
 
@@ -70,12 +70,14 @@ WORKERS = env_int("WORKERS", 1, 1, 64)
 WRK_THREADS = env_int("WRK_THREADS", 2, 1, 64)
 IDLE_CONNS = env_int("IDLE_CONNS", 10000, 1, 19000)
 APACHE_SERVERS = env_int("APACHE_SERVERS", 16, 1, 64)
-# The keep-alive cases behind the headline targets run ROUNDS times, the
-# proxies interleaved (balancer, haproxy, nginx, balancer, ...), and the
-# report gives each figure's median and each ratio as the median of the
-# per-round ratios: one 10 s run on this shared machine can be off by 2x.
+# The keep-alive cases behind the headline targets, and sticky (the same
+# load with a cookie; one run of it gave 0.89 x HAProxy's CPU, the next
+# four 0.72 to 0.86), run ROUNDS times, the proxies interleaved
+# (balancer, haproxy, nginx, balancer, ...), and the report gives each
+# figure's median and each ratio as the median of the per-round ratios:
+# one 10 s run on this shared machine can be off by 2x.
 ROUNDS = env_int("ROUNDS", 3, 1, 9)
-ROUND_CASES = ("ka64", "ka1000")
+ROUND_CASES = ("ka64", "ka1000", "sticky")
 ROUND_TARGETS = ("balancer", "haproxy", "nginx")
 CASES = os.environ.get("CASES", "ka64 ka1000 close big sticky idle").split()
 TARGETS = os.environ.get(
