@@ -2,7 +2,9 @@
 # demo.sh - the guide's set-up on one machine: two PHP back ends (php -S)
 # running examples/app, each with its own session directory and one shared
 # upload directory, and build/balancer in front of them on the guide's
-# configuration (examples/guide.conf). Run by `make demo`; Ctrl-C stops all.
+# configuration (examples/guide.conf), with the dashboard, the
+# balancer-manager and the metrics switched on for 127.0.0.1. Run by
+# `make demo`; Ctrl-C or a TERM to this script stops all.
 #
 # Environment:
 #   DEMO_MODE=guide   (default) the back ends set BALANCEID=balancer.serverN
@@ -105,17 +107,38 @@ start_backend server2 "$PORT2"
 wait_port "$PORT1"
 wait_port "$PORT2"
 
-# The run copy of the guide's configuration.
+# The run copy of the guide's configuration, after the operator's pages
+# (ours, not the guide's): their ProxyPass exclusions must come before
+# the guide's "ProxyPass /".
 CONF=$RUN/balancer.conf
 sticky_extra=""
 [ "$MODE" = insert ] && sticky_extra=" stickysessioninsert=On"
+cat >"$CONF" <<'PAGES'
+# --- added by examples/demo.sh: pages for the operator (local only) ---
+ProxyPass /balancer-dashboard !
+ProxyPass /balancer-manager !
+ProxyPass /metrics !
+<Location /balancer-dashboard>
+    SetHandler balancer-dashboard
+    Require ip 127.0.0.1
+</Location>
+<Location /balancer-manager>
+    SetHandler balancer-manager
+    Require ip 127.0.0.1
+</Location>
+<Location /metrics>
+    SetHandler balancer-metrics
+    Require ip 127.0.0.1
+</Location>
+
+PAGES
 sed -e "s|^Listen 127.0.0.1:8080\$|Listen 127.0.0.1:$FRONT_PORT|" \
     -e "s|http://127.0.0.1:8081 |http://127.0.0.1:$PORT1 |" \
     -e "s|http://127.0.0.1:8082 |http://127.0.0.1:$PORT2 |" \
     -e "s|^LogLevel .*|LogLevel $LEVEL|" \
     -e "s|build/demo/|$RUN/|" \
     -e "s|stickysession=BALANCEID\$|stickysession=BALANCEID$sticky_extra|" \
-    examples/guide.conf >"$CONF"
+    examples/guide.conf >>"$CONF"
 "$BIN" -t -f "$CONF" >/dev/null || die "$CONF does not check"
 : >>"$RUN/access.log"
 
@@ -139,6 +162,14 @@ balancer demo, mode: $MODE
               in the PHP session and the session id. Reload: the counter
               goes up and the back end stays the same. Uploads go to the
               directory both back ends share: $RUN/shared
+
+  Dashboard   $URL/balancer-dashboard
+              each back end's state, requests per second, p50/p99 latency
+              and errors, live; stop a back end and watch it go to error
+  Manager     $URL/balancer-manager
+              Apache's balancer-manager: drain, disable or weight a back end
+              without a restart (?format=json for scripts)
+  Metrics     $URL/metrics   (Prometheus text format)
 
   Back ends   server1 http://127.0.0.1:$PORT1  sessions in $RUN/sessions-server1
               server2 http://127.0.0.1:$PORT2  sessions in $RUN/sessions-server2
@@ -167,8 +198,13 @@ balancer demo, mode: $MODE
               between server1 and server2, counting the sticky ones too,
               as Apache does, so the first few may all go to one)
 
-  Stop        Ctrl-C stops balancer and both PHP servers.
+  Stop        Ctrl-C (or kill $$) stops balancer and both PHP servers.
 
 INFO
 
-"$BIN" -f "$CONF"
+# In the background, so that a TERM sent to this script runs its trap
+# at once (bash runs traps between commands, not during one) and the
+# cleanup stops balancer and the back ends.
+"$BIN" -f "$CONF" &
+pids+=($!)
+wait "$!"

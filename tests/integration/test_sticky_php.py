@@ -441,30 +441,43 @@ def test_shared_uploads_seen_by_both(php_app, balancer):
 
 # examples/demo.sh, as `make demo` runs it
 
-@pytest.mark.parametrize("mode", ["guide", "insert"])
-def test_demo_script(tmp_path, mode):
+def start_demo(tmp_path, **env):
+    """Start examples/demo.sh on free ports, in its own process group.
+    Returns (process, [front, back end 1, back end 2] ports, output)."""
     ports = [free_port() for _ in range(3)]
-    env = dict(os.environ, DEMO_MODE=mode, FRONT_PORT=str(ports[0]),
+    env = dict(os.environ, FRONT_PORT=str(ports[0]),
                BACKEND1_PORT=str(ports[1]), BACKEND2_PORT=str(ports[2]),
-               RUN_DIR=str(tmp_path / "run"), BALANCER_BIN=BIN)
+               RUN_DIR=str(tmp_path / "run"), BALANCER_BIN=BIN, **env)
     out = open(str(tmp_path / "demo.out"), "w")
     proc = subprocess.Popen([os.path.join(ROOT, "examples", "demo.sh")],
                             env=env, stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
         wait_port(ports[0], proc=proc, timeout=20)
-        c = Client(ports[0])
-        kept, visits, why = session_scenario(c, 10)
-        assert kept, why
-        with open(str(tmp_path / "demo.out")) as f:
-            text = f.read()
-        assert "mode: " + mode in text
-        assert "http://127.0.0.1:%d/" % ports[0] in text
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+        out.close()
+        raise
+    return proc, ports, out
+
+
+def demo_output(tmp_path):
+    with open(str(tmp_path / "demo.out")) as f:
+        return f.read()
+
+
+def stop_demo(proc, ports, out, how):
+    """Stop the demo (how: SIGINT to its group, or SIGTERM to the script
+    alone) and check that all three ports closed."""
+    try:
+        if how == "group":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(20)
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
+        if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
         out.close()
@@ -473,7 +486,45 @@ def test_demo_script(tmp_path, mode):
             wait_port(p, timeout=0.3)
         except RuntimeError:
             continue
-        pytest.fail("port %d still open after the demo stopped" % p)
+        pytest.fail("port %d still open after the demo stopped (%s)"
+                    % (p, how))
+
+
+@pytest.mark.parametrize("mode", ["guide", "insert"])
+def test_demo_script(tmp_path, mode):
+    proc, ports, out = start_demo(tmp_path, DEMO_MODE=mode)
+    try:
+        c = Client(ports[0])
+        kept, visits, why = session_scenario(c, 10)
+        assert kept, why
+        text = demo_output(tmp_path)
+        assert "mode: " + mode in text
+        assert "http://127.0.0.1:%d/" % ports[0] in text
+    finally:
+        stop_demo(proc, ports, out, "group")
+
+
+def test_demo_script_pages_and_term(tmp_path):
+    """The demo switches on the dashboard, the manager and the metrics,
+    and a TERM to the script alone (a supervisor, `timeout`, `kill PID`)
+    stops balancer and both PHP servers, not only Ctrl-C to the group."""
+    proc, ports, out = start_demo(tmp_path)
+    try:
+        c = Client(ports[0])
+        resp, body = c.request("GET", "/balancer-dashboard?json")
+        assert resp.status == 200
+        assert b"server1" in body and b"server2" in body
+        resp, body = c.request("GET", "/metrics")
+        assert resp.status == 200
+        assert b"balancer_member_requests_total" in body
+        resp, body = c.request("GET", "/balancer-manager?format=json")
+        assert resp.status == 200
+        resp, body = c.request("GET", "/api.php")
+        assert resp.status == 200      # the guide's ProxyPass / still serves
+        assert ("http://127.0.0.1:%d/balancer-dashboard" % ports[0]
+                in demo_output(tmp_path))
+    finally:
+        stop_demo(proc, ports, out, "term")
 
 
 def test_demo_script_reports_taken_port(tmp_path):
