@@ -166,17 +166,25 @@ static int send_signal(const char *path, long pid, int sig)
 void pidfile_note_reload(const struct config *c, const char *refused)
 {
     static _Atomic long count;
-    char path[4096], final[4200], tmp[4300], text[1200];
+    char path[4096], final[4200], tmp[4300], text[6000];
+    char *file = realpath(c->file, NULL);
     long n = atomic_fetch_add(&count, 1) + 1;
     int fd, len;
 
-    if (pidfile_path(c, path, sizeof(path)) < 0)
+    if (pidfile_path(c, path, sizeof(path)) < 0) {
+        free(file);
         return;
+    }
     snprintf(final, sizeof(final), "%s.reload", path);
     snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", final, (long)getpid());
+    /* The second line names the file the server reads, so that -k
+     * graceful can tell a caller who named another one. */
     len = refused == NULL
-              ? snprintf(text, sizeof(text), "%ld ok\n", n)
-              : snprintf(text, sizeof(text), "%ld refused: %s\n", n, refused);
+              ? snprintf(text, sizeof(text), "%ld ok\nfile %s\n", n,
+                         file != NULL ? file : c->file)
+              : snprintf(text, sizeof(text), "%ld refused: %s\nfile %s\n",
+                         n, refused, file != NULL ? file : c->file);
+    free(file);
     if (len < 0 || (size_t)len >= sizeof(text))
         len = (int)strlen(text);
 
@@ -188,23 +196,48 @@ void pidfile_note_reload(const struct config *c, const char *refused)
         unlink(tmp);
 }
 
-/* The reload note at path into buf ("" when there is none). */
-static void read_note(const char *path, char *buf, size_t size)
+/* The reload note at path: its first line into buf ("" when there is
+ * none) and, when file is not NULL, the file it names into file (""
+ * when it names none). */
+static void read_note(const char *path, char *buf, size_t size,
+                      char *file, size_t file_size)
 {
     FILE *f = fopen(path, "r");
+    char line[4200];
 
     buf[0] = '\0';
+    if (file != NULL)
+        file[0] = '\0';
     if (f == NULL)
         return;
     if (fgets(buf, (int)size, f) == NULL)
         buf[0] = '\0';
+    if (file != NULL && fgets(line, sizeof(line), f) != NULL &&
+        strncmp(line, "file ", 5) == 0) {
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(file, file_size, "%s", line + 5);
+    }
     fclose(f);
 }
 
-/* After SIGHUP: wait for a new note. Returns the exit status. */
-static int wait_for_reload(const char *pid_path, const char *before)
+/* The server read another file than the one -k was given: say so. As
+ * Apache's -k graceful, FILE only finds the server (its PidFile). */
+static void note_other_file(const char *given, const char *running)
 {
-    char path[4200], note[1200];
+    char *real = realpath(given, NULL);
+
+    if (running[0] != '\0' && real != NULL && strcmp(real, running) != 0)
+        fprintf(stderr, "balancer: note: the running balancer read %s "
+                "again, the file it was started with; %s was only "
+                "checked\n", running, given);
+    free(real);
+}
+
+/* After SIGHUP: wait for a new note. Returns the exit status. */
+static int wait_for_reload(const char *pid_path, const char *before,
+                           const char *given)
+{
+    char path[4200], note[1200], running[4200];
     const char *refused;
     int i;
 
@@ -212,7 +245,7 @@ static int wait_for_reload(const char *pid_path, const char *before)
     for (i = 0; i < 100; i++) {
         struct timespec pause = { 0, 50 * 1000 * 1000 };
 
-        read_note(path, note, sizeof(note));
+        read_note(path, note, sizeof(note), running, sizeof(running));
         if (note[0] != '\0' && strcmp(note, before) != 0)
             break;
         nanosleep(&pause, NULL);
@@ -222,6 +255,7 @@ static int wait_for_reload(const char *pid_path, const char *before)
                 "balancer within 5 s (see its error log)\n");
         return 0;
     }
+    note_other_file(given, running);
     refused = strstr(note, " refused: ");
     if (refused == NULL)
         return 0;
@@ -271,10 +305,10 @@ int pidfile_signal_command(const char *action, const char *file)
         char note_path[4200], before[1200];
 
         snprintf(note_path, sizeof(note_path), "%s.reload", path);
-        read_note(note_path, before, sizeof(before));
+        read_note(note_path, before, sizeof(before), NULL, 0);
         if (send_signal(path, pid, sig) != 0)
             return 1;
-        return wait_for_reload(path, before);
+        return wait_for_reload(path, before, file);
     }
     return send_signal(path, pid, sig);
 }

@@ -30,8 +30,9 @@ void pidfile_remove(const char *path);
 /*
  * The running server notes each reload's outcome beside c's pid file
  * ("PIDFILE.reload": a line "N ok" or "N refused: cause", N counting this
- * process's reloads), so that -k graceful can tell its caller. Best
- * effort: nothing when c has no pid file.
+ * process's reloads, then "file PATH", the configuration file it read),
+ * so that -k graceful can tell its caller. Best effort: nothing when c
+ * has no pid file.
  */
 void pidfile_note_reload(const struct config *c, const char *refused);
 
@@ -39,9 +40,10 @@ void pidfile_note_reload(const struct config *c, const char *refused);
  * `balancer -k ACTION -f FILE`: check FILE as -t does (the error goes to
  * stderr), find the running instance by FILE's pid file and send it
  * SIGHUP (graceful) or SIGTERM (stop). For graceful, wait (5 s at most)
- * for the server's note of the outcome. Returns the exit status: 0 when
- * the signal was sent (and the reload was not refused), 1 otherwise (the
- * cause printed on stderr).
+ * for the server's note of the outcome, and say on stderr when the server
+ * read another file than FILE (it reads the one it was started with).
+ * Returns the exit status: 0 when the signal was sent (and the reload
+ * was not refused), 1 otherwise (the cause printed on stderr).
  */
 int pidfile_signal_command(const char *action, const char *file);
 

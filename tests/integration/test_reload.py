@@ -220,10 +220,26 @@ def test_broken_configuration_is_refused(balancer, backends):
     k = subprocess.run([BIN, "-k", "graceful", "-f", bal.conf],
                        capture_output=True, text=True, timeout=30)
     assert k.returncode == 0, k
+    assert "note:" not in k.stderr, k.stderr
     wait_log(bal, "reloaded (generation 2)")
     assert {backend_of(get(bal.port)) for _ in range(4)} == {"b2"}
     with open(os.path.join(bal.dir, "balancer.pid")) as f:
         assert int(f.read()) == bal.proc.pid
+
+    # Another file that finds the same server (same PidFile): the server
+    # reads again the file it was started with, as Apache's does, and
+    # -k graceful says so instead of letting the caller believe the
+    # other file is in force.
+    other = os.path.join(bal.dir, "other.conf")
+    with open(bal.conf) as f:
+        with open(other, "w") as g:
+            g.write(f.read())
+    k = subprocess.run([BIN, "-k", "graceful", "-f", other],
+                       capture_output=True, text=True, timeout=30)
+    assert k.returncode == 0, k
+    assert ("note: the running balancer read %s again"
+            % os.path.realpath(bal.conf)) in k.stderr, k.stderr
+    wait_log(bal, "reloaded (generation 3)")
 
     # A file -t accepts but the running server refuses (a new Listen on a
     # port another process holds): -k graceful waits for the server's
