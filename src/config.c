@@ -40,7 +40,10 @@ int config_fail_at(struct parser *p, const char *file, int line,
     if (p->errsize == 0)
         return -1;
 
-    n = snprintf(p->err, p->errsize, "%s:%d: ", file, line);
+    if (line > 0)
+        n = snprintf(p->err, p->errsize, "%s:%d: ", file, line);
+    else        /* the whole file: it cannot be read, or lacks a Listen */
+        n = snprintf(p->err, p->errsize, "%s: ", file);
     if (n < 0 || (size_t)n >= p->errsize)
         return -1;
 
@@ -884,7 +887,7 @@ static struct config *load(const char *name, const char *text,
 
 fail_free:
     if (errsize > 0 && errbuf[0] == '\0')
-        snprintf(errbuf, errsize, "%s:0: cannot read the configuration",
+        snprintf(errbuf, errsize, "%s: cannot read the configuration",
                  name);
     config_free(c);
     parser_done(&p);

@@ -537,6 +537,10 @@ static const char *set_lbmethod(void *t, const char *v)
 {
     int kind = lbmethod_from_name(v);
 
+    if (kind < 0 && strcmp(v, "heartbeat") == 0)
+        return "byrequests, bytraffic or bybusyness (heartbeat, which "
+               "weighs members by the load mod_heartmonitor gathers, is "
+               "not supported)";
     if (kind < 0)
         return "byrequests, bytraffic or bybusyness";
     ((struct balancer *)t)->lbmethod = (enum lbmethod_kind)kind;

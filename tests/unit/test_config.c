@@ -526,7 +526,7 @@ static void test_include_errors(void **state)
     assert_string_equal(err, want);
 
     assert_null(config_load("/nonexistent/x.conf", err, sizeof(err)));
-    assert_string_equal(err, "/nonexistent/x.conf:0: cannot read "
+    assert_string_equal(err, "/nonexistent/x.conf: cannot read "
                         "'/nonexistent/x.conf': No such file or directory");
 }
 
@@ -565,7 +565,7 @@ struct error_case {
 
 static const struct error_case error_cases[] = {
     /* the whole file */
-    { "", "t.conf:0: no Listen directive: expected at least one Listen "
+    { "", "t.conf: no Listen directive: expected at least one Listen "
           "[ADDR:]PORT" },
     { "ServerName x\n\n", "t.conf:2: no Listen directive: expected at "
                           "least one Listen [ADDR:]PORT" },
@@ -828,6 +828,10 @@ static const struct error_case error_cases[] = {
     /* balancer parameters */
     { L "ProxyPass / balancer://c/ lbmethod=heartbeat\n", "t.conf:2: "
       "ProxyPass: bad value 'heartbeat' for lbmethod: expected "
+      "byrequests, bytraffic or bybusyness (heartbeat, which weighs "
+      "members by the load mod_heartmonitor gathers, is not supported)" },
+    { L "ProxyPass / balancer://c/ lbmethod=bogus\n", "t.conf:2: "
+      "ProxyPass: bad value 'bogus' for lbmethod: expected "
       "byrequests, bytraffic or bybusyness" },
     { L "ProxyPass / balancer://c/ stickysession=\n", "t.conf:2: "
       "ProxyPass: bad value '' for stickysession: expected a cookie name, "
