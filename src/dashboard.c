@@ -229,13 +229,15 @@ static void put_balancer(struct hbuf *o, struct balancer *b,
     else
         hbuf_printf(o, "{\"hits\":%llu,\"misses\":%llu,"
                     "\"session_only\":%llu,\"unknown_route\":%llu,"
-                    "\"cookie_lost\":%llu}",
+                    "\"failovers\":%llu,\"cookie_lost\":%llu}",
                     (unsigned long long)atomic_load(&b->sticky_hits),
                     (unsigned long long)atomic_load(&b->sticky_misses),
                     (unsigned long long)
                         atomic_load(&b->sticky_session_only),
                     (unsigned long long)
                         atomic_load(&b->sticky_unknown_route),
+                    (unsigned long long)
+                        atomic_load(&b->sticky_failovers),
                     (unsigned long long)
                         atomic_load(&b->sticky_cookie_lost));
     hbuf_puts(o, ",\"members\":[");

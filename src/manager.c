@@ -367,13 +367,14 @@ static struct json_object *balancer_json(const struct config *c,
                  (int64_t)atomic_load(&b->sticky_hits)));
     json_add(sticky, "misses", json_object_new_int64(
                  (int64_t)atomic_load(&b->sticky_misses)));
-    json_add(sticky, "session_cookie_without_sticky", json_object_new_int64(
+    /* The names the dashboard's JSON and the metrics use, too. */
+    json_add(sticky, "session_only", json_object_new_int64(
                  (int64_t)atomic_load(&b->sticky_session_only)));
     json_add(sticky, "unknown_route", json_object_new_int64(
                  (int64_t)atomic_load(&b->sticky_unknown_route)));
     json_add(sticky, "failovers", json_object_new_int64(
                  (int64_t)atomic_load(&b->sticky_failovers)));
-    json_add(sticky, "cookie_not_sent_back", json_object_new_int64(
+    json_add(sticky, "cookie_lost", json_object_new_int64(
                  (int64_t)atomic_load(&b->sticky_cookie_lost)));
     json_add(o, "sticky", sticky);
     for (i = 0; i < b->nmembers; i++)

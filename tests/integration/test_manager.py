@@ -367,9 +367,9 @@ def test_stickiness_warnings_once_each(lb, backends):
     assert len(session) == 1, log
 
     sticky = cluster(lb)["sticky"]
-    assert sticky["cookie_not_sent_back"] == 3
+    assert sticky["cookie_lost"] == 3
     assert sticky["unknown_route"] == 3
-    assert sticky["session_cookie_without_sticky"] == 3
+    assert sticky["session_only"] == 3
     assert sticky["misses"] == 3
     shares(lb, 2, "BALANCEID=s.b")
     assert cluster(lb)["sticky"]["hits"] == 3 + 2

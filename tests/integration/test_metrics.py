@@ -5,6 +5,7 @@ kind after failing back ends, histogram count equal to requests, sticky
 hits and misses, usable and status gauges.
 """
 import http.client
+import json
 import re
 import signal
 import time
@@ -310,6 +311,8 @@ FAILOVER_CONF = """
 Listen 127.0.0.1:@PORT@
 ErrorLog @ERRORLOG@
 ProxyPass /metrics !
+ProxyPass /dashboard !
+ProxyPass /balancer-manager !
 ProxyPass /strict/ balancer://strict/ stickysession=ROUTEID nofailover=On
 ProxyPass / balancer://cluster/ stickysession=ROUTEID
 <Proxy balancer://cluster>
@@ -324,7 +327,31 @@ ProxyPass / balancer://cluster/ stickysession=ROUTEID
     SetHandler balancer-metrics
     Require ip 127.0.0.1
 </Location>
+<Location /dashboard>
+    SetHandler balancer-dashboard
+    Require ip 127.0.0.1
+</Location>
+<Location /balancer-manager>
+    SetHandler balancer-manager
+    Require ip 127.0.0.1
+</Location>
 """
+
+
+def sticky_views(lb, name):
+    """The sticky counters of balancer name as the dashboard's JSON and
+    the manager's JSON give them."""
+    c = Client(lb.port, timeout=15)
+    st, _, body, _ = c.request("GET", "/dashboard?json&seconds=1")
+    assert st == 200, body
+    dash = [b for b in json.loads(body)["balancers"] if b["name"] == name]
+    st, _, body, _ = c.request("GET", "/balancer-manager?format=json")
+    assert st == 200, body
+    c.close()
+    data = json.loads(body)
+    found = data["balancers"] if isinstance(data, dict) else data
+    man = [b for b in found if b["name"] == name]
+    return dash[0]["sticky"], man[0]["sticky"]
 
 
 def test_sticky_failovers_are_counted(balancer):
@@ -350,6 +377,15 @@ def test_sticky_failovers_are_counted(balancer):
                      balancer="balancer://cluster") == 0
         assert value(m, "balancer_sticky_misses_total",
                      balancer="balancer://cluster") == 0
+
+        # The same counters under the same names in the dashboard's and
+        # the manager's JSON, and in the metrics (balancer_sticky_NAME_total).
+        dash, man = sticky_views(lb, "balancer://cluster")
+        assert dash == man, (dash, man)
+        assert dash["failovers"] == 3
+        for key, count in dash.items():
+            assert value(m, "balancer_sticky_%s_total" % key,
+                         balancer="balancer://cluster") == count, key
     finally:
         b1.stop()
         b2.stop()
