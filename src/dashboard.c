@@ -19,7 +19,8 @@
  *       "elected", "bytes_in", "bytes_out", "rps" (mean of the last 10 s),
  *       "p50_ms", "p99_ms" (last 60 s, null without requests),
  *       "series": { "requests": [...], "errors": [...],
- *                   "p50_ms": [...], "p99_ms": [...] } } ] } ] }
+ *                   "p50_ms": [...], "p99_ms": [...] } } ] } ],
+ *     "reload": { "applied", "refused", "last_applied", "loaded_at" } }
  *
  * where each series holds the last N whole seconds, oldest first, the
  * last one ending at monotonic second S.
@@ -32,6 +33,7 @@
 #include "balancer.h"
 #include "config.h"
 #include "handler.h"
+#include "reload.h"
 #include "stats.h"
 
 #define RATE_SECONDS     10     /* "rps" averages this many seconds */
@@ -273,6 +275,7 @@ static void serve_json(const struct handler_request *rq,
     size_t len = n > QUANTILE_SECONDS ? n : QUANTILE_SECONDS;
     struct stats_sample *series = calloc(len, sizeof(*series));
     int64_t now = balancer_now_ms();
+    struct reload_stats reload;
 
     if (series == NULL) {
         rs->body.failed = true;
@@ -286,7 +289,14 @@ static void serve_json(const struct handler_request *rq,
         put_balancer(&rs->body, c->balancers[i], series, len, n, now);
         hbuf_puts(&rs->body, "}");
     }
-    hbuf_puts(&rs->body, "]}\n");
+    reload_get_stats(&reload);
+    hbuf_printf(&rs->body, "],\"reload\":{\"applied\":%llu,"
+                "\"refused\":%llu,\"last_applied\":%s,"
+                "\"loaded_at\":%lld}}\n",
+                (unsigned long long)reload.applied,
+                (unsigned long long)reload.refused,
+                reload.last_applied ? "true" : "false",
+                (long long)reload.loaded_at);
     free(series);
 }
 

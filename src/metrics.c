@@ -17,6 +17,7 @@
 #include "balancer.h"
 #include "config.h"
 #include "handler.h"
+#include "reload.h"
 #include "stats.h"
 
 #define ROUTE_MAX 256
@@ -311,6 +312,32 @@ static void put_balancer_metrics(struct hbuf *o, const struct config *c)
     }
 }
 
+/* The reloads' outcomes (reload.h), under the names Prometheus gives its
+ * own (prometheus_config_last_reload_successful and _timestamp_seconds),
+ * so that the usual alert on a refused reload reads the same. */
+static void put_reload_metrics(struct hbuf *o)
+{
+    struct reload_stats s;
+
+    reload_get_stats(&s);
+    put_help(o, "balancer_config_reloads_total", "counter",
+             "Reloads (SIGHUP, -k graceful) by result: applied, or "
+             "refused (the running configuration stayed; the error log "
+             "says why).");
+    hbuf_printf(o, "balancer_config_reloads_total{result=\"applied\"} "
+                "%llu\n", (unsigned long long)s.applied);
+    hbuf_printf(o, "balancer_config_reloads_total{result=\"refused\"} "
+                "%llu\n", (unsigned long long)s.refused);
+    put_help(o, "balancer_config_last_reload_successful", "gauge",
+             "0 when the last reload was refused, else 1.");
+    hbuf_printf(o, "balancer_config_last_reload_successful %d\n",
+                s.last_applied ? 1 : 0);
+    put_help(o, "balancer_config_last_reload_success_timestamp_seconds",
+             "gauge", "Unix time the configuration in force was read.");
+    hbuf_printf(o, "balancer_config_last_reload_success_timestamp_seconds "
+                "%lld\n", (long long)s.loaded_at);
+}
+
 /*
  * The balancer-metrics handler (handler.h): GET or HEAD, every metric
  * of every balancer (sticky counters only for balancers with a
@@ -335,4 +362,5 @@ void metrics_serve(const struct handler_request *rq,
         each_member(&rs->body, rq->config, member_metrics[i].fn, now);
     }
     put_balancer_metrics(&rs->body, rq->config);
+    put_reload_metrics(&rs->body);
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "health.h"
@@ -86,10 +87,24 @@ static struct generation *swap_current(struct generation *g)
     return old;
 }
 
+/* For reload_get_stats. */
+static _Atomic uint64_t reloads_applied, reloads_refused;
+static _Atomic bool last_reload_applied = true;
+static _Atomic int64_t config_loaded_at;
+
+void reload_get_stats(struct reload_stats *s)
+{
+    s->applied = atomic_load(&reloads_applied);
+    s->refused = atomic_load(&reloads_refused);
+    s->last_applied = atomic_load(&last_reload_applied);
+    s->loaded_at = atomic_load(&config_loaded_at);
+}
+
 int reload_start(struct config *c)
 {
     struct generation *g = generation_new(c);
 
+    atomic_store(&config_loaded_at, (int64_t)time(NULL));
     if (g == NULL)
         return -1;
     if (c->balancer_persist)
@@ -401,6 +416,9 @@ int reload_apply(const char *file, int nthreads)
     log_reloaded(g);
     pidfile_note_reload(c, NULL);
     generation_release(old);
+    atomic_fetch_add(&reloads_applied, 1);
+    atomic_store(&last_reload_applied, true);
+    atomic_store(&config_loaded_at, (int64_t)time(NULL));
     return 0;
 
 free_config:
@@ -409,5 +427,7 @@ refuse:
     log_msg(LOG_LEVEL_ERR, "core", "reload refused: %s; the running "
             "configuration stays in force", err);
     pidfile_note_reload(old->config, err);
+    atomic_fetch_add(&reloads_refused, 1);
+    atomic_store(&last_reload_applied, false);
     return -1;
 }

@@ -58,6 +58,19 @@ int reload_apply(const char *file, int nthreads);
  * workers were freed): frees it when nobody else holds it. */
 void reload_finish(void);
 
+/* What the reloads so far came to, for the metrics: a reload refused by
+ * a SIGHUP sent by hand (or by systemd's ExecReload) is otherwise told
+ * only in the error log. Any thread. */
+struct reload_stats {
+    uint64_t applied;           /* reloads that made a new generation */
+    uint64_t refused;           /* reloads refused: the running one stayed */
+    bool last_applied;          /* the last reload was applied (true
+                                   before the first) */
+    int64_t loaded_at;          /* Unix time the configuration in force
+                                   was read */
+};
+void reload_get_stats(struct reload_stats *s);
+
 /*
  * The current generation with one more reference, which the caller
  * drops with generation_release. NULL before reload_start. Any thread.

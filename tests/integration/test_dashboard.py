@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -233,6 +234,21 @@ def test_dashboard_shows_what_the_json_says(balancer, browser, tmp_path):
         cards = browser.evaluate(READ_CARDS)
         shot = browser.call("Page.captureScreenshot", format="png")
         after = members(get_json(lb))
+
+        # A refused reload (a SIGHUP by hand) shows on the page.
+        banner = "document.getElementById('refused')"
+        assert browser.evaluate(banner + ".hidden") is True
+        with open(lb.conf) as f:
+            good = f.read()
+        with open(lb.conf, "w") as f:
+            f.write(good + "NoSuchDirective on\n")
+        lb.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + PAGE_TIMEOUT
+        while browser.evaluate(banner + ".hidden"):
+            assert time.time() < deadline, "no banner after a refused reload"
+            time.sleep(0.2)
+        refused = browser.evaluate(banner + ".textContent")
+        assert "last reload refused" in refused, refused
     finally:
         for b in (b1, b2, b4):
             b.stop()
@@ -301,6 +317,8 @@ def test_dashboard_page_and_json_basics(balancer):
         assert "<" not in raw, "markup is escaped in the JSON"
         data = json.loads(raw)
         assert data["seconds"] == 7
+        assert data["reload"]["last_applied"] is True
+        assert data["reload"]["refused"] == 0
         m = data["balancers"][0]["members"][1]
         assert m["route"] == "<b>r2</b>"
         assert all(len(v) == 7 for v in m["series"].values())

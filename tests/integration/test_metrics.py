@@ -307,6 +307,43 @@ def test_counters_survive_a_reload(setup):
     assert count == 8
 
 
+def test_reload_outcomes(setup):
+    """A reload refused by a SIGHUP sent by hand (systemd's ExecReload)
+    shows in the metrics, not only in the error log, under the names
+    Prometheus uses for its own reloads."""
+    lb = setup[0]
+
+    def reloads(m):
+        return (value(m, "balancer_config_reloads_total", result="applied"),
+                value(m, "balancer_config_reloads_total", result="refused"),
+                value(m, "balancer_config_last_reload_successful"))
+
+    def sighup_until(text, count):
+        lb.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while lb.errors().count(text) < count:
+            assert time.time() < deadline, lb.errors()
+            time.sleep(0.02)
+
+    m = scrape(lb)
+    assert reloads(m) == (0, 0, 1)
+    started = value(m, "balancer_config_last_reload_success_timestamp_seconds")
+    assert abs(started - time.time()) < 120
+    with open(lb.conf) as f:
+        good = f.read()
+    with open(lb.conf, "w") as f:
+        f.write(good + "NoSuchDirective on\n")
+    sighup_until("reload refused", 1)
+    assert reloads(scrape(lb)) == (0, 1, 0)
+    with open(lb.conf, "w") as f:
+        f.write(good)
+    sighup_until("reloaded (generation 2)", 1)
+    m = scrape(lb)
+    assert reloads(m) == (1, 1, 1)
+    assert value(m, "balancer_config_last_reload_success_timestamp_seconds"
+                 ) >= started
+
+
 FAILOVER_CONF = """
 Listen 127.0.0.1:@PORT@
 ErrorLog @ERRORLOG@
