@@ -143,6 +143,23 @@ class PhpBackend:
 
 
 @pytest.fixture
+def backends():
+    """backends(n, **kw) starts n scripted back ends (backends.Backend)
+    named b1..bn; all are stopped after the test."""
+    from backends import Backend
+
+    started = []
+
+    def start(n=1, **kw):
+        out = [Backend("b%d" % (i + 1), **kw) for i in range(n)]
+        started.extend(out)
+        return out
+    yield start
+    for b in started:
+        b.stop()
+
+
+@pytest.fixture
 def php_backends(tmp_path):
     """php_backends(n) starts n PHP back ends running examples/app."""
     started = []

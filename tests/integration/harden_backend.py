@@ -51,17 +51,21 @@ def _body_length(head):
     return kind, length
 
 
-class _Reader:
-    def __init__(self, sock, record):
+class Reader:
+    """Reads a socket up to a separator or a byte count (EOFError when
+    it closes first); record, if given, is called with each piece."""
+
+    def __init__(self, sock, record=None):
         self.sock = sock
         self.buf = b""
-        self.record = record            # called with each piece read
+        self.record = record
 
     def fill(self):
         data = self.sock.recv(65536)
         if not data:
             raise EOFError
-        self.record(data)
+        if self.record is not None:
+            self.record(data)
         self.buf += data
 
     def until(self, sep):
@@ -126,7 +130,7 @@ class RawBackend:
             self.log.extend(data)
 
     def _serve(self, sock, index, record):
-        r = _Reader(sock, lambda data: self._record(record, data))
+        r = Reader(sock, lambda data: self._record(record, data))
         n = 0
         try:
             while self.running:

@@ -22,8 +22,9 @@ import time
 
 import pytest
 
-from backends import Backend, Client, pattern_bytes, pattern_sha256
+from backends import Client, pattern_bytes, pattern_sha256
 from conftest import free_port
+from harden_backend import Reader
 
 CONF = """
 Listen 127.0.0.1:@PORT@
@@ -105,31 +106,6 @@ class Script:
                 pass
 
 
-class Reader:
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = b""
-
-    def fill(self):
-        d = self.sock.recv(65536)
-        if not d:
-            raise EOFError
-        self.buf += d
-
-    def until(self, sep):
-        while sep not in self.buf:
-            self.fill()
-        i = self.buf.index(sep) + len(sep)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
-    def exact(self, n):
-        while len(self.buf) < n:
-            self.fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-
 def header(head, name):
     for line in head.split(b"\r\n")[1:]:
         k, _, v = line.partition(b":")
@@ -170,19 +146,6 @@ def scripts():
     yield start
     for s in started:
         s.stop()
-
-
-@pytest.fixture
-def backends():
-    started = []
-
-    def start(n=1, **kw):
-        out = [Backend("b%d" % (i + 1), **kw) for i in range(n)]
-        started.extend(out)
-        return out
-    yield start
-    for b in started:
-        b.stop()
 
 
 # ---- a raw client reading responses with their framing --------------------

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from backends import Backend, Client, raw_request
+from backends import Client, raw_request
 from conftest import BIN
 
 CONF = """
@@ -31,19 +31,6 @@ def conf(backends, extra="", member_opts=""):
                         % (b.url, i + 1, member_opts)
                         for i, b in enumerate(backends))
     return CONF.format(members=members, extra=extra)
-
-
-@pytest.fixture
-def backends():
-    started = []
-
-    def start(n=1, **kw):
-        out = [Backend("b%d" % (i + 1), **kw) for i in range(n)]
-        started.extend(out)
-        return out
-    yield start
-    for b in started:
-        b.stop()
 
 
 def test_version():

@@ -30,19 +30,6 @@ def conf(backends, params="lbmethod=byrequests", extra="", opts="retry=1"):
     return CONF.format(members=members, params=params, extra=extra)
 
 
-@pytest.fixture
-def backends():
-    started = []
-
-    def start(n=1, **kw):
-        out = [Backend("b%d" % (i + 1), **kw) for i in range(n)]
-        started.extend(out)
-        return out
-    yield start
-    for b in started:
-        b.stop()
-
-
 def get(port, path, headers=()):
     c = Client(port, timeout=15)
     try:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from backends import Backend, Client
+from backends import Client
 from conftest import BIN, free_port, wait_port
 
 CONF = """
@@ -103,19 +103,6 @@ for t in threads:
     t.join()
 print(json.dumps(counts))
 """
-
-
-@pytest.fixture
-def backends():
-    started = []
-
-    def start(n=1):
-        out = [Backend("b%d" % (i + 1)) for i in range(n)]
-        started.extend(out)
-        return out
-    yield start
-    for b in started:
-        b.stop()
 
 
 def conf(members, listen="", extra="", level="info"):
