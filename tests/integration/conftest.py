@@ -159,6 +159,24 @@ def backends():
         b.stop()
 
 
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    """A self-signed certificate for CN=localhost (cert, key), and a
+    second key (other_key)."""
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = str(d / "cert.pem"), str(d / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                    "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    other = str(d / "other.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA",
+                    "-pkeyopt", "rsa_keygen_bits:2048", "-out", other],
+                   check=True, capture_output=True)
+    return {"cert": cert, "key": key, "other_key": other}
+
+
 @pytest.fixture
 def php_backends(tmp_path):
     """php_backends(n) starts n PHP back ends running examples/app."""

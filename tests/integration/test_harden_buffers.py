@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import ssl
-import subprocess
 import threading
 import time
 
@@ -249,22 +248,26 @@ def test_keepalive_race_resends_identical_head(balancer, scripts):
     assert "pooled connection closed by the back end" in bal.errors()
 
 
+def close_after_first(s, sock, index):
+    """A member whose first connection answers one request, reads the
+    next and closes without answering (the keep-alive race); later
+    connections answer every request."""
+    r = Reader(sock)
+    read_request(s, r)
+    sock.sendall(ok(b"first"))
+    if index == 0:
+        read_request(s, r)
+        sock.close()
+        return
+    while True:
+        read_request(s, r)
+        sock.sendall(ok(b"again"))
+
+
 def test_keepalive_race_post_not_resent(balancer, scripts):
     """The same race for a POST whose body went out: not sent twice,
     502; the client connection and the proxy go on."""
-    def handler(s, sock, index):
-        r = Reader(sock)
-        read_request(s, r)
-        sock.sendall(ok(b"first"))
-        if index == 0:
-            read_request(s, r)
-            sock.close()
-            return
-        while True:
-            read_request(s, r)
-            sock.sendall(ok(b"again"))
-
-    be = scripts(handler)
+    be = scripts(close_after_first)
     bal = balancer(conf([be.url]))
     c = Client(bal.port)
     assert c.request("GET", "/one")[0] == 200
@@ -978,18 +981,6 @@ ProxyPass / balancer://buf/
 """
 
 
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tlsbuf")
-    cert, key = str(d / "cert.pem"), str(d / "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
-                    "-nodes", "-subj", "/CN=localhost", "-days", "1",
-                    "-addext", "subjectAltName=DNS:localhost",
-                    "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
-    return {"cert": cert, "key": key}
-
-
 def tls_connect(port, certs):
     ctx = ssl.create_default_context(cafile=certs["cert"])
     raw = connect(port)
@@ -1034,19 +1025,7 @@ def test_tls_client_interim_pipelined_reencoded(balancer, backends, scripts,
 
 def test_tls_client_retry_after_member_closes(balancer, scripts, certs):
     """Over TLS, the keep-alive race: the request head is sent again."""
-    def handler(s, sock, index):
-        r = Reader(sock)
-        read_request(s, r)
-        sock.sendall(ok(b"first"))
-        if index == 0:
-            read_request(s, r)
-            sock.close()
-            return
-        while True:
-            read_request(s, r)
-            sock.sendall(ok(b"again"))
-
-    be = scripts(handler)
+    be = scripts(close_after_first)
     bal = balancer(TLS_CONF.format(cert=certs["cert"], key=certs["key"],
                                    url=be.url))
     s = tls_connect(bal.port, certs)

@@ -389,15 +389,10 @@ ProxyPass / balancer://cluster/
 """
 
 
-def test_tls_connection_kept_across_reloads(balancer, backends, tmp_path):
+def test_tls_connection_kept_across_reloads(balancer, backends, certs):
     import http.client
     import ssl
-    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
-                    "-nodes", "-subj", "/CN=localhost", "-days", "1",
-                    "-addext", "subjectAltName=DNS:localhost",
-                    "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
+    cert, key = certs["cert"], certs["key"]
     b1, = backends(1)
     text = TLS_CONF.format(url=b1.url, cert=cert, key=key, level="info")
     bal = balancer(text)

@@ -48,23 +48,6 @@ ProxyPassReverse / balancer://cluster/
 """
 
 
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    """A self-signed certificate for CN=localhost, and a second key."""
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = str(d / "cert.pem"), str(d / "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
-                    "-nodes", "-subj", "/CN=localhost", "-days", "1",
-                    "-addext", "subjectAltName=DNS:localhost",
-                    "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
-    other = str(d / "other.pem")
-    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA",
-                    "-pkeyopt", "rsa_keygen_bits:2048", "-out", other],
-                   check=True, capture_output=True)
-    return {"cert": cert, "key": key, "other_key": other}
-
-
 @pytest.fixture
 def backend():
     b = Backend("b1")
